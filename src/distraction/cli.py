@@ -1,0 +1,435 @@
+"""Command-line interface: one subcommand per pipeline stage.
+
+Each Snakemake rule is a thin shell call of one of these, so every stage also runs
+(and is tested) without Snakemake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from distraction.errors import InputError
+
+log = logging.getLogger("distraction")
+
+Handler = Callable[[argparse.Namespace], str]
+_COMMANDS: dict[str, tuple[Handler, Callable[[argparse.ArgumentParser], None], str]] = {}
+
+
+def command(name: str, help_text: str):
+    """Register a subcommand: the decorated function adds arguments, ``run`` does the work."""
+
+    def decorator(add_arguments: Callable[[argparse.ArgumentParser], None]):
+        def register(run: Handler) -> Handler:
+            _COMMANDS[name] = (run, add_arguments, help_text)
+            return run
+
+        return register
+
+    return decorator
+
+
+def _synth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--video", type=Path, required=True, help="output video file (.avi)")
+    p.add_argument("--ground-truth", type=Path, required=True, help="output ground-truth CSV")
+    p.add_argument("--subject", type=int, required=True, help="subject (identity) index")
+    p.add_argument("--condition", required=True, help="corruption preset, e.g. clean or flicker")
+    p.add_argument("--duration", type=float, default=40.0, help="seconds")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--width", type=int, default=160)
+    p.add_argument("--height", type=int, default=120)
+    p.add_argument("--seed", type=int, default=0)
+
+
+@command("synth", "render one synthetic face video with known physiology")(_synth_args)
+def run_synth(args: argparse.Namespace) -> str:
+    from distraction.synth import write_clip
+
+    args.video.parent.mkdir(parents=True, exist_ok=True)
+    args.ground_truth.parent.mkdir(parents=True, exist_ok=True)
+    write_clip(
+        args.video,
+        args.ground_truth,
+        subject_index=args.subject,
+        condition=args.condition,
+        duration_s=args.duration,
+        fps=args.fps,
+        width=args.width,
+        height=args.height,
+        seed=args.seed,
+    )
+    return (
+        f"synth: wrote {args.video} ({args.condition}, subject {args.subject}, {args.duration:g} s)"
+    )
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format", required=True, help="dataset format: generic, ubfc, pure, mmse, synth"
+    )
+    p.add_argument("--root", type=Path, required=True, help="dataset root folder")
+    p.add_argument("--dataset", default="dataset", help="dataset name used in outputs")
+
+
+def _find_recording(args: argparse.Namespace):
+    from distraction.datasets import get_loader
+
+    loader = get_loader(
+        "generic" if args.format == "synth" else args.format, args.dataset, args.root
+    )
+    for rec in loader.list_recordings():
+        if rec.recording_id == args.recording:
+            return loader, rec
+    raise InputError(f"{args.root}: no recording '{args.recording}' in this {args.format} dataset")
+
+
+def _prepare_args(p: argparse.ArgumentParser) -> None:
+    _dataset_args(p)
+    p.add_argument("--recording", required=True, help="recording id, e.g. s01/clean")
+    p.add_argument("--store", type=Path, required=True, help="the video's Zarr store")
+    p.add_argument("--crop", choices=["centre", "face"], default="centre")
+    p.add_argument("--chunk-frames", type=int, default=256)
+
+
+@command("prepare", "decode one video into its Zarr store (CAN inputs, frames, ground truth)")(
+    _prepare_args
+)
+def run_prepare(args: argparse.Namespace) -> str:
+    from distraction.prepare import prepare_recording
+
+    loader, rec = _find_recording(args)
+    summary = prepare_recording(
+        loader,
+        rec,
+        args.store,
+        crop=args.crop,
+        chunk_frames=args.chunk_frames,
+        provenance={"format": args.format, "crop_requested": args.crop},
+    )
+    rate = summary["frames"] / max(summary["seconds"], 1e-9)
+    return (
+        f"prepare {args.dataset}/{rec.recording_id}: {summary['frames']} frames at "
+        f"{summary['fps']:g} fps, ground truth {summary['ground_truth'] or 'none'}, "
+        f"{summary['seconds']:.1f} s ({rate:.0f} frames/s)"
+    )
+
+
+def _band(text: str) -> tuple[float, float]:
+    low, high = (float(v) for v in text.split(","))
+    return (low, high)
+
+
+def _task_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", type=Path, required=True, help="the video's Zarr store")
+    p.add_argument("--task", choices=["hr", "br"], required=True)
+
+
+def _settings(args: argparse.Namespace):
+    from distraction.stages import task_settings
+
+    return task_settings(
+        args.task,
+        band=_band(args.band) if getattr(args, "band", None) else None,
+        detrend_lambda=getattr(args, "detrend_lambda", None),
+        window_s=getattr(args, "window_s", None),
+    )
+
+
+def _infer_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    p.add_argument("--model", type=Path, required=True, help="CAN .keras file")
+    p.add_argument("--batch-size", type=int, default=256)
+
+
+@command("infer-can", "run the CAN: signal and attention masks into the store")(_infer_args)
+def run_infer_can(args: argparse.Namespace) -> str:
+    from distraction.models import configure_devices
+    from distraction.stages import infer_can
+
+    device = configure_devices(seed=None, deterministic=True)
+    summary = infer_can(args.store, args.model, args.task, batch_size=args.batch_size)
+    return f"infer-can {args.store} ({args.task}): {summary['frames']} frames on {device}"
+
+
+def _corruption_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    p.add_argument("--inverse-mask", choices=["binary", "continuous"], default="binary")
+    p.add_argument("--threshold", type=float, default=0.1)
+    p.add_argument("--band", help="pass band in Hz, 'low,high' (task default if omitted)")
+    p.add_argument("--detrend-lambda", type=float, help="smoothness-priors lambda")
+    p.add_argument("--fs-out", type=float, default=30.0)
+
+
+@command("corruption", "inverse masks, corruption traces and conditioned signals")(_corruption_args)
+def run_corruption(args: argparse.Namespace) -> str:
+    from distraction.stages import estimate_corruption
+
+    summary = estimate_corruption(
+        args.store,
+        args.task,
+        _settings(args),
+        inverse_mode=args.inverse_mask,
+        threshold=args.threshold,
+        fs_out=args.fs_out,
+    )
+    return (
+        f"corruption {args.store} ({args.task}): {summary['frames']} frames -> "
+        f"{summary['samples_out']} samples"
+    )
+
+
+def _denoise_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    p.add_argument("--model", type=Path, required=True, help="LSTM .keras file")
+    p.add_argument("--window", type=int, default=60)
+    p.add_argument("--stride", type=int, default=30)
+    p.add_argument("--overlap", choices=["taper", "overwrite"], default="taper")
+    p.add_argument("--batch-size", type=int, default=256)
+
+
+@command("denoise", "LSTM denoising of the CAN signal with the corruption traces")(_denoise_args)
+def run_denoise(args: argparse.Namespace) -> str:
+    from distraction.models import configure_devices
+    from distraction.stages import denoise
+
+    configure_devices(seed=None, deterministic=True)
+    summary = denoise(
+        args.store,
+        args.task,
+        args.model,
+        window=args.window,
+        stride=args.stride,
+        overlap=args.overlap,
+        batch_size=args.batch_size,
+    )
+    return f"denoise {args.store} ({args.task}): {summary['windows']} windows"
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    p.add_argument("--output", type=Path, required=True, help="per-window CSV")
+    p.add_argument("--band", help="pass band in Hz, 'low,high'")
+    p.add_argument("--detrend-lambda", type=float)
+    p.add_argument("--window-s", type=float, help="evaluation window in seconds")
+    p.add_argument("--methods", default="can,denoised,green,ica,chrom,pos")
+    p.add_argument("--seed", type=int, default=0)
+
+
+@command("evaluate", "per-window rates, SNR and waveform error of every method")(_evaluate_args)
+def run_evaluate(args: argparse.Namespace) -> str:
+    from distraction.report import write_csv
+    from distraction.stages import evaluate
+
+    table = evaluate(
+        args.store, args.task, _settings(args), args.methods.split(","), seed=args.seed
+    )
+    write_csv(table, args.output)
+    return f"evaluate {args.store} ({args.task}): {len(table)} rows -> {args.output}"
+
+
+def _aggregate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--inputs", type=Path, nargs="*", default=[], help="per-video evaluation CSVs")
+    p.add_argument(
+        "--failures", type=Path, nargs="*", default=[], help="failure records of skipped videos"
+    )
+    p.add_argument("--outdir", type=Path, required=True)
+
+
+@command("aggregate", "per-window, per-video and summary CSVs plus plots")(_aggregate_args)
+def run_aggregate(args: argparse.Namespace) -> str:
+    from distraction.report import aggregate
+
+    summary = aggregate(args.inputs, args.outdir, failures=args.failures)
+    return f"aggregate: {summary['videos']} videos, {summary['windows']} windows -> {args.outdir}"
+
+
+def _figures_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    p.add_argument(
+        "--triptych", type=Path, required=True, help="frame / attention / inverse mask PNG"
+    )
+    p.add_argument("--waveforms", type=Path, required=True, help="CAN vs denoised vs truth PNG")
+
+
+@command("figures", "example figures of one video: mask triptych and waveforms")(_figures_args)
+def run_figures(args: argparse.Namespace) -> str:
+    from distraction.figures import video_figures
+
+    video_figures(args.store, args.task, args.triptych, args.waveforms)
+    return f"figures {args.store} ({args.task}): {args.triptych}, {args.waveforms}"
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--stores", type=Path, nargs="+", required=True, help="training videos' Zarr stores"
+    )
+    p.add_argument("--task", choices=["hr", "br"], required=True)
+    p.add_argument("--output", type=Path, required=True, help="model file (.keras)")
+    p.add_argument(
+        "--curves",
+        type=Path,
+        required=True,
+        help="learning curves CSV (a PNG is written beside it)",
+    )
+    p.add_argument("--sidecar", type=Path, required=True, help="provenance JSON")
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=4,
+        help="subject-wise CV folds before the final model (<2: none)",
+    )
+    p.add_argument("--validation-fraction", type=float, default=0.2)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--band", help="pass band in Hz, 'low,high'")
+    p.add_argument("--detrend-lambda", type=float)
+
+
+def _train_settings(args: argparse.Namespace) -> dict:
+    keys = (
+        "task",
+        "folds",
+        "validation_fraction",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "patience",
+        "seed",
+        "band",
+        "detrend_lambda",
+    )
+    return {key: getattr(args, key, None) for key in keys}
+
+
+def _train(args: argparse.Namespace, kind: str, examples: list, fit) -> str:
+    from distraction.models import configure_devices
+    from distraction.train_io import train_from_stores
+
+    configure_devices(seed=args.seed, deterministic=True)
+    provenance = train_from_stores(
+        kind,
+        examples,
+        fit,
+        task=args.task,
+        out_model=args.output,
+        curves_csv=args.curves,
+        curves_png=args.curves.with_suffix(".png"),
+        sidecar=args.sidecar,
+        folds=args.folds,
+        validation_fraction=args.validation_fraction,
+        seed=args.seed,
+        settings=_train_settings(args),
+    )
+    cv = provenance["metrics"]["cv_mean_test_pearson_r"]
+    cv_text = f", CV test r {cv:.3f}" if cv is not None else ""
+    return (
+        f"{kind} {args.task}: {len(examples)} recordings, "
+        f"{provenance['metrics']['epochs']} epochs, "
+        f"val loss {provenance['metrics']['final_val_loss']:.4f}{cv_text} -> {args.output}"
+    )
+
+
+@command("train-can", "train the CAN from prepared stores (subject-wise CV, then a final model)")(
+    _train_args
+)
+def run_train_can(args: argparse.Namespace) -> str:
+    from distraction.train_io import can_example
+    from distraction.training import train_can
+
+    settings = _settings(args)
+    examples = [can_example(store, settings) for store in args.stores]
+
+    def fit(x, y, val, label):
+        return train_can(
+            x[0],
+            x[1],
+            y,
+            task=args.task,
+            val=(val[0][0], val[0][1], val[1]),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            patience=args.patience,
+            seed=args.seed,
+            progress=True,
+        )
+
+    return _train(args, "can", examples, fit)
+
+
+def _train_lstm_args(p: argparse.ArgumentParser) -> None:
+    _train_args(p)
+    p.add_argument("--window", type=int, default=60)
+    p.add_argument("--stride", type=int, default=30)
+
+
+@command("train-lstm", "train the LSTM denoiser from stores with corruption traces")(
+    _train_lstm_args
+)
+def run_train_lstm(args: argparse.Namespace) -> str:
+    from distraction.train_io import lstm_example
+    from distraction.training import train_lstm
+
+    settings = _settings(args)
+    examples = [lstm_example(store, settings, args.window, args.stride) for store in args.stores]
+
+    def fit(x, y, val, label):
+        return train_lstm(
+            x[0],
+            y,
+            task=args.task,
+            val=(val[0][0], val[1]),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            patience=args.patience,
+            seed=args.seed,
+            progress=True,
+        )
+
+    return _train(args, "lstm", examples, fit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per registered stage."""
+    parser = argparse.ArgumentParser(prog="distraction", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (run, add_arguments, help_text) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``distraction`` console script."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    started = time.perf_counter()
+    try:
+        summary = args.run(args)
+    except InputError as exc:
+        # One line naming the file and the problem; no traceback for user errors.
+        print(f"distraction {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    log.info("%s [%.1f s]", summary, time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

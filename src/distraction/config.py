@@ -1,0 +1,99 @@
+"""Configuration loading and validation (JSON schema with defaults filled in)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from distraction.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class: type) -> type:
+    """Extend a jsonschema validator so that it fills in ``default`` values."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = json.loads(json.dumps(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _format_error(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "<top level>"
+    return f"{where}: {error.message}"
+
+
+def validate_config(
+    config: dict[str, Any], *, source: str = "config", schema_path: Path | None = None
+) -> dict[str, Any]:
+    """Validate a configuration in place and fill in the schema's defaults.
+
+    Parameters
+    ----------
+    config
+        Parsed configuration mapping; modified in place.
+    source
+        Name used in error messages (normally the config file path).
+    schema_path
+        JSON schema in YAML; defaults to ``workflow/schemas/config.schema.yaml``.
+
+    Returns
+    -------
+    dict
+        The same mapping, with defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the config source, the offending key and the problem.
+    """
+    schema_file = schema_path or SCHEMA_PATH
+    schema = yaml.safe_load(schema_file.read_text())
+    validator_class = _with_defaults(jsonschema.Draft202012Validator)
+    # additionalProperties errors come first so a typo'd key is reported by name.
+    errors = sorted(
+        validator_class(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
+    )
+    if errors:
+        raise ConfigError(f"{source}: {_format_error(errors[0])}")
+    return config
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read a YAML config file, validate it and fill in defaults.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not YAML, is not a mapping or fails the schema.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from exc
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise ConfigError(f"{path}: not valid YAML ({first_line})") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys")
+    return validate_config(config, source=str(path))
+
+
+def config_hash(section: Any) -> str:
+    """Short, stable hash of a (JSON-serialisable) config section, for provenance."""
+    blob = json.dumps(section, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,210 @@
+"""Inverse attention masks and the corruption traces they select.
+
+The CAN's first attention gate marks the pixels that carry the pulse. The inverse
+of that mask marks everything *else* (background, hair, specular highlights): the
+colour averaged over those pixels is a reference of the noise (illumination and
+motion) that also corrupts the pulse, and it is what the LSTM denoiser receives
+alongside the CAN output.
+
+All functions are pure and vectorised over time, so they can be applied to any
+chunk of frames (a chunk's result does not depend on the other chunks).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "attention_regions",
+    "corruption_traces",
+    "inverse_masks",
+    "normalise_masks",
+    "region_traces",
+]
+
+
+def _as_masks(masks: ArrayLike, name: str = "masks") -> NDArray[np.float64]:
+    """Return masks as float64 (T, H, W), dropping a trailing channel axis of size 1."""
+    array = np.asarray(masks, dtype=np.float64)
+    if array.ndim == 4 and array.shape[-1] == 1:
+        # The CAN gate output is (T, H, W, 1); accept it as it comes out of Keras.
+        array = array[..., 0]
+    if array.ndim != 3:
+        raise ValueError(f"{name}: expected shape (T, H, W), got {array.shape}")
+    return array
+
+
+def _as_weights(
+    weights: ArrayLike, n_frames: int, size: tuple[int, int], name: str
+) -> NDArray[np.float64]:
+    """Return float64 (T, H, W) weights; an (H, W) map is shared by every frame."""
+    array = np.asarray(weights, dtype=np.float64)
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 2:
+        array = np.broadcast_to(array, (n_frames, *array.shape))
+    if array.shape != (n_frames, *size):
+        raise ValueError(
+            f"{name}: expected shape ({n_frames}, {size[0]}, {size[1]}) or "
+            f"({size[0]}, {size[1]}) to match the frames, got {array.shape}"
+        )
+    return array
+
+
+def _as_frames(frames: ArrayLike) -> NDArray[np.float64]:
+    """Return frames as float64 (T, H, W, 3)."""
+    array = np.asarray(frames)
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"frames: expected shape (T, H, W, 3), got {array.shape}")
+    return array.astype(np.float64, copy=False)
+
+
+def normalise_masks(masks: ArrayLike) -> NDArray[np.float64]:
+    """Min-max normalise each frame's mask to [0, 1].
+
+    Parameters
+    ----------
+    masks : array_like, shape (T, H, W) or (T, H, W, 1)
+        Attention masks, one per frame (any real dtype).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (T, H, W)
+        ``(m - min(m)) / (max(m) - min(m))`` per frame. A constant frame has no
+        contrast to normalise and becomes all zeros (never NaN).
+    """
+    array = _as_masks(masks)
+    low = array.min(axis=(1, 2), keepdims=True)
+    span = array.max(axis=(1, 2), keepdims=True) - low
+    # Dividing by 1 where the span is 0 turns constant frames into zeros, not NaN.
+    return (array - low) / np.where(span > 0, span, 1.0)
+
+
+def inverse_masks(
+    masks: ArrayLike,
+    *,
+    mode: Literal["binary", "continuous"] = "binary",
+    threshold: float = 0.1,
+) -> NDArray[np.float32]:
+    """Inverse of the attention masks: where the network does *not* look.
+
+    Parameters
+    ----------
+    masks : array_like, shape (T, H, W) or (T, H, W, 1)
+        Attention masks (the gate output before the CAN's own L1 normalisation;
+        that normalisation is a per-frame scale, which min-max removes anyway).
+    mode : {"binary", "continuous"}
+        ``"binary"`` (the authors' choice): 1 where the per-frame min-max
+        normalised mask is ``<= threshold``, else 0. ``"continuous"``:
+        ``1 - normalised mask``.
+    threshold : float
+        Threshold of the binary mode, on the normalised [0, 1] scale.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (T, H, W)
+        Values in [0, 1].
+    """
+    normalised = normalise_masks(masks)
+    if mode == "binary":
+        if not np.isfinite(threshold):
+            raise ValueError(f"threshold: expected a finite number, got {threshold}")
+        return (normalised <= threshold).astype(np.float32)
+    if mode == "continuous":
+        return (1.0 - normalised).astype(np.float32)
+    raise ValueError(f"mode: expected 'binary' or 'continuous', got {mode!r}")
+
+
+def attention_regions(masks: ArrayLike, *, threshold: float = 0.1) -> NDArray[np.float32]:
+    """Binary region the network attends to: ``1 - inverse_masks(masks, mode="binary")``.
+
+    This is the skin region for the unsupervised baselines (see `region_traces`).
+
+    Parameters
+    ----------
+    masks : array_like, shape (T, H, W) or (T, H, W, 1)
+        Attention masks.
+    threshold : float
+        Pixels whose normalised mask is ``<= threshold`` are outside the region.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (T, H, W)
+        1 inside the attended region, 0 elsewhere.
+    """
+    return 1.0 - inverse_masks(masks, mode="binary", threshold=threshold)
+
+
+def corruption_traces(frames: ArrayLike, inverse: ArrayLike) -> NDArray[np.float64]:
+    """Per-frame R, G, B corruption traces selected by the inverse masks.
+
+    Follows the reference exactly: the frame channel is multiplied by the inverse
+    mask and averaged over **all** H·W pixels (not only the masked ones), so the
+    trace also moves when the size of the inverse region changes.
+
+    Parameters
+    ----------
+    frames : array_like, shape (T, H, W, 3)
+        RGB frames at the mask resolution (resize the frames to the mask first).
+        The trace has the frames' scale: pass ``frames / 255`` for the
+        reference's [0, 1] intensities.
+    inverse : array_like, shape (T, H, W) or (H, W)
+        Inverse masks (binary or continuous); an (H, W) mask is used for every frame.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (T, 3)
+        ``mean_{h,w}(frames[t, h, w, c] * inverse[t, h, w])`` for c = R, G, B.
+    """
+    pixels = _as_frames(frames)
+    n_frames, height, width, _ = pixels.shape
+    weights = _as_weights(inverse, n_frames, (height, width), "inverse")
+    return np.einsum("thwc,thw->tc", pixels, weights) / (height * width)
+
+
+def region_traces(
+    frames: ArrayLike,
+    weights: ArrayLike,
+    *,
+    empty: Literal["nan", "frame_mean"] = "nan",
+) -> NDArray[np.float64]:
+    """Weighted spatial mean colour of a region per frame (a true mean inside it).
+
+    For the unsupervised baselines the region is the attended skin,
+    ``attention_regions(masks)`` (= 1 - the binary inverse mask).
+
+    Parameters
+    ----------
+    frames : array_like, shape (T, H, W, 3)
+        RGB frames at the weights' resolution.
+    weights : array_like, shape (T, H, W) or (H, W)
+        Non-negative pixel weights (binary region or soft mask).
+    empty : {"nan", "frame_mean"}
+        What a frame whose weights sum to 0 gets: NaN in all three channels
+        (default, so that the gap is visible and can be interpolated), or the
+        plain mean over the whole frame.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (T, 3)
+        ``sum(frames * weights) / sum(weights)`` per frame and channel.
+    """
+    pixels = _as_frames(frames)
+    n_frames, height, width, _ = pixels.shape
+    pixel_weights = _as_weights(weights, n_frames, (height, width), "weights")
+    if np.any(pixel_weights < 0):
+        raise ValueError("weights: expected non-negative values")
+    if empty not in ("nan", "frame_mean"):
+        raise ValueError(f"empty: expected 'nan' or 'frame_mean', got {empty!r}")
+    total = pixel_weights.sum(axis=(1, 2))
+    weighted = np.einsum("thwc,thw->tc", pixels, pixel_weights)
+    has_region = total > 0
+    traces = weighted / np.where(has_region, total, 1.0)[:, None]
+    if empty == "nan":
+        traces[~has_region] = np.nan
+    else:
+        traces[~has_region] = pixels[~has_region].mean(axis=(1, 2))
+    return traces

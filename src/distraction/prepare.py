@@ -1,0 +1,232 @@
+"""Preparation stage: stream a recording's frames into its Zarr store.
+
+Two passes keep memory flat whatever the video length: the first streams decoded
+frames, writes raw CAN inputs chunk by chunk and accumulates their moments; the
+second standardises the stored chunks in place. Only 36×36 and 34×34 copies of a
+chunk of frames are ever held, never the full-resolution video.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from distraction import __version__
+from distraction.datasets import DatasetLoader, Recording
+from distraction.errors import InputError
+from distraction.preprocess import (
+    Box,
+    RunningMoments,
+    centre_square_box,
+    crop_resize,
+    face_square_box,
+    normalised_difference,
+    resample_series,
+)
+from distraction.store import GroupWriter
+
+log = logging.getLogger(__name__)
+
+CAN_SIZE = 36
+FRAME_SIZE = 34
+CHANNELS = ("R", "G", "B")
+GROUND_TRUTH_FIELDS = ("ppg", "resp", "hr", "br")
+
+
+def detect_face_box(frame: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Largest frontal face found by OpenCV's bundled Haar cascade, or None."""
+    cascade_path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+    detector = cv2.CascadeClassifier(str(cascade_path))
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    min_side = max(24, min(grey.shape) // 8)
+    faces = detector.detectMultiScale(
+        grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
+    )
+    if len(faces) == 0:
+        return None
+    x, y, w, h = max(faces, key=lambda f: int(f[2]) * int(f[3]))
+    return int(x), int(y), int(w), int(h)
+
+
+def choose_crop(frame: np.ndarray, method: str) -> tuple[Box, str]:
+    """Crop box for a video, decided on its first frame."""
+    height, width = frame.shape[:2]
+    if method == "face":
+        face = detect_face_box(frame)
+        if face is not None:
+            return face_square_box(face, height, width), "face"
+        log.warning("no face found on the first frame; using the centre square")
+        return centre_square_box(height, width), "centre (no face found)"
+    return centre_square_box(height, width), "centre"
+
+
+def prepare_recording(
+    loader: DatasetLoader,
+    recording: Recording,
+    store: Path,
+    *,
+    crop: str = "centre",
+    chunk_frames: int = 256,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Decode one recording and write the ``prepared`` group of its store.
+
+    Parameters
+    ----------
+    loader
+        Dataset loader that lists and streams the recording.
+    recording
+        The recording to prepare.
+    store
+        Path of the video's Zarr store (``<recording>.zarr``).
+    crop
+        ``"centre"`` (centre square, as the original CAN) or ``"face"``.
+    chunk_frames
+        Frames per Zarr chunk and per processing block.
+    provenance
+        Extra attributes recorded in the group (e.g. config hash).
+
+    Returns
+    -------
+    dict
+        Summary: frames, fps, seconds taken.
+    """
+    started = time.perf_counter()
+    fps = float(loader.frame_rate(recording))
+    if not np.isfinite(fps) or fps <= 0:
+        raise InputError(f"{recording.source}: unknown frame rate ({fps})")
+    expected = loader.frame_count(recording)
+    attrs: dict[str, Any] = {
+        "fps": fps,
+        "dataset": recording.dataset,
+        "recording": recording.recording_id,
+        "subject": recording.subject,
+        "task": recording.task,
+        "source": str(recording.source),
+        "distraction_version": __version__,
+        **(provenance or {}),
+    }
+    with GroupWriter(store, "prepared", attrs=attrs) as writer:
+        motion = writer.create(
+            "motion",
+            ["time", "y36", "x36", "channel"],
+            (0, CAN_SIZE, CAN_SIZE, 3),
+            np.float32,
+            chunk_len=chunk_frames,
+            attrs={
+                "description": "standardised normalised frame difference "
+                "(c(t+1)-c(t))/(c(t+1)+c(t))"
+            },
+        )
+        appearance = writer.create(
+            "appearance",
+            ["time", "y36", "x36", "channel"],
+            (0, CAN_SIZE, CAN_SIZE, 3),
+            np.float32,
+            chunk_len=chunk_frames,
+            attrs={"description": "standardised appearance frame"},
+        )
+        frames = writer.create(
+            "frames",
+            ["time", "y34", "x34", "channel"],
+            (0, FRAME_SIZE, FRAME_SIZE, 3),
+            np.float32,
+            chunk_len=chunk_frames,
+            attrs={"description": "34x34 RGB frame (0-255) for corruption estimates"},
+        )
+        motion_moments, appearance_moments = RunningMoments(), RunningMoments()
+        times: list[float] = []
+        block_motion: list[np.ndarray] = []
+        block_appearance: list[np.ndarray] = []
+        block_frames: list[np.ndarray] = []
+        previous: tuple[float, np.ndarray, np.ndarray] | None = None
+        box: Box | None = None
+
+        def flush() -> None:
+            if not block_motion:
+                return
+            m, a, f = np.stack(block_motion), np.stack(block_appearance), np.stack(block_frames)
+            motion_moments.update(m)
+            appearance_moments.update(a)
+            motion.append(m, axis=0)
+            appearance.append(a, axis=0)
+            frames.append(f, axis=0)
+            block_motion.clear()
+            block_appearance.clear()
+            block_frames.clear()
+
+        frame_iter = loader.iter_frames(recording)
+        progress = tqdm(
+            frame_iter,
+            total=expected or None,
+            desc=f"prepare {recording.recording_id}",
+            unit="frame",
+            mininterval=5.0,
+            leave=False,
+        )
+        for timestamp, frame in progress:
+            if box is None:
+                box, crop_used = choose_crop(frame, crop)
+                writer.group.attrs.update(
+                    {
+                        "crop_method": crop_used,
+                        "crop_box_xy_side": list(box),
+                        "frame_height": frame.shape[0],
+                        "frame_width": frame.shape[1],
+                    }
+                )
+            can_frame = crop_resize(frame, box, CAN_SIZE)
+            small_frame = crop_resize(frame, box, FRAME_SIZE)
+            if previous is not None:
+                t_prev, can_prev, small_prev = previous
+                block_motion.append(normalised_difference(can_prev, can_frame))
+                block_appearance.append(can_prev)
+                block_frames.append(small_prev)
+                times.append(t_prev)
+                if len(block_motion) == chunk_frames:
+                    flush()
+            previous = (float(timestamp), can_frame, small_frame)
+        flush()
+        n = len(times)
+        if n < 1:
+            raise InputError(f"{recording.source}: fewer than 2 decodable frames")
+        # Second pass: standardise in place, one chunk at a time (DeepPhys: the motion
+        # input is divided by its std, the appearance input is z-scored).
+        motion_std = motion_moments.std or 1.0
+        appearance_mean, appearance_std = appearance_moments.mean, appearance_moments.std or 1.0
+        for start in range(0, n, chunk_frames):
+            stop = min(start + chunk_frames, n)
+            motion[start:stop] = motion[start:stop] / motion_std
+            appearance[start:stop] = (appearance[start:stop] - appearance_mean) / appearance_std
+        motion.attrs.update({"scale_divided_by": motion_std})
+        appearance.attrs.update({"offset": appearance_mean, "scale_divided_by": appearance_std})
+        frame_times = np.asarray(times)
+        writer.coord("time", frame_times, attrs={"units": "s", "description": "frame timestamp"})
+        writer.coord("channel", list(CHANNELS))
+        ground_truth = loader.read_ground_truth(recording)
+        present: list[str] = []
+        if ground_truth is not None:
+            for name in GROUND_TRUTH_FIELDS:
+                values = getattr(ground_truth, name)
+                if values is None:
+                    continue
+                resampled = resample_series(ground_truth.time, values, frame_times)
+                writer.create(
+                    name,
+                    ["time"],
+                    (n,),
+                    np.float64,
+                    chunk_len=max(n, 1),
+                    data=resampled,
+                    attrs={"source": str(ground_truth.source)},
+                )
+                present.append(name)
+        writer.group.attrs.update({"frames": n, "ground_truth": present})
+    elapsed = time.perf_counter() - started
+    return {"frames": n + 1, "fps": fps, "seconds": elapsed, "ground_truth": present}

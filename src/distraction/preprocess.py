@@ -1,0 +1,122 @@
+"""Pure functions that turn decoded frames into the CAN's inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+# Guard against 0/0 in fully black pixels of consecutive frames.
+_EPS = 1e-6
+
+Box = tuple[int, int, int]  # (x0, y0, side) of a square crop
+
+
+def centre_square_box(height: int, width: int) -> Box:
+    """Largest centred square of a frame, as the original CAN cropped it."""
+    side = min(height, width)
+    return ((width - side) // 2, (height - side) // 2, side)
+
+
+def face_square_box(
+    face: tuple[int, int, int, int], height: int, width: int, scale: float = 1.6
+) -> Box:
+    """Square box centred on a detected face, enlarged by ``scale`` and clipped to the frame.
+
+    Enlarging keeps some background inside the crop: inverse attention needs
+    non-skin pixels to estimate the corruption from.
+    """
+    x, y, w, h = face
+    side = round(max(w, h) * scale)
+    side = max(1, min(side, height, width))
+    cx, cy = x + w / 2.0, y + h / 2.0
+    x0 = round(min(max(cx - side / 2.0, 0), width - side))
+    y0 = round(min(max(cy - side / 2.0, 0), height - side))
+    return (x0, y0, side)
+
+
+def crop_resize(frame: npt.NDArray[np.uint8], box: Box, size: int) -> npt.NDArray[np.float32]:
+    """Crop a square box and resize it to ``size``×``size`` with area interpolation."""
+    x0, y0, side = box
+    crop = frame[y0 : y0 + side, x0 : x0 + side]
+    resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return resized.astype(np.float32)
+
+
+def normalised_difference(
+    previous: npt.NDArray[np.floating], current: npt.NDArray[np.floating]
+) -> npt.NDArray[np.float32]:
+    """DeepPhys motion representation (c(t+1) − c(t)) / (c(t+1) + c(t)).
+
+    Dividing by the sum removes the dependence on the stationary skin colour and
+    illumination level, leaving the relative (optical) change.
+    """
+    previous = previous.astype(np.float32)
+    current = current.astype(np.float32)
+    return (current - previous) / (current + previous + _EPS)
+
+
+@dataclass
+class RunningMoments:
+    """Streaming mean and standard deviation over all values seen (float64 sums).
+
+    Lets preparation standardise a whole video without holding it in memory.
+    """
+
+    count: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+    _shift: float | None = field(default=None, repr=False)
+
+    def update(self, values: npt.NDArray[np.floating]) -> None:
+        """Add a block of values."""
+        block = np.asarray(values, dtype=np.float64)
+        if block.size == 0:
+            return
+        if self._shift is None:
+            # Shifting by a representative value avoids cancellation in sum of squares.
+            self._shift = float(block.mean())
+        centred = block - self._shift
+        self.count += block.size
+        self.total += float(centred.sum())
+        self.total_sq += float(np.square(centred).sum())
+
+    @property
+    def mean(self) -> float:
+        """Mean of all values."""
+        if self.count == 0:
+            return float("nan")
+        return (self._shift or 0.0) + self.total / self.count
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation (as ``numpy.std``)."""
+        if self.count == 0:
+            return float("nan")
+        variance = self.total_sq / self.count - (self.total / self.count) ** 2
+        return float(np.sqrt(max(variance, 0.0)))
+
+
+def resample_series(
+    source_time: npt.NDArray[np.floating],
+    values: npt.NDArray[np.floating],
+    target_time: npt.NDArray[np.floating],
+) -> npt.NDArray[np.float64]:
+    """Linearly interpolate a series onto new times; NaN outside the source's span.
+
+    NaNs in the source are skipped rather than propagated, so a short dropout of the
+    contact sensor does not blank its neighbours.
+    """
+    source_time = np.asarray(source_time, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    target_time = np.asarray(target_time, dtype=np.float64)
+    valid = np.isfinite(values) & np.isfinite(source_time)
+    out = np.full(target_time.shape, np.nan)
+    if valid.sum() < 2:
+        return out
+    t, v = source_time[valid], values[valid]
+    inside = (target_time >= t[0]) & (target_time <= t[-1])
+    out[inside] = np.interp(target_time[inside], t, v)
+    return out

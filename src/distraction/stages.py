@@ -1,0 +1,398 @@
+"""Per-video stages after preparation: CAN inference, corruption estimation, denoising
+and evaluation. Each reads earlier groups of the video's Zarr store and writes its own
+group atomically (see :mod:`distraction.store`). The numerical work is delegated to the
+pure modules (models, masks, signals, windows, metrics, baselines).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from distraction import baselines, metrics
+from distraction.errors import InputError
+from distraction.masks import attention_regions, corruption_traces, inverse_masks, region_traces
+from distraction.preprocess import resample_series
+from distraction.signals import condition_signal
+from distraction.store import GroupWriter, open_group
+from distraction.windows import overlap_add, sliding_windows, window_starts
+
+log = logging.getLogger(__name__)
+
+Task = Literal["hr", "br"]
+CHANNELS = ("R", "G", "B")
+BASELINES = ("green", "ica", "chrom", "pos")
+# POS and CHROM model the pulsatile colour change over ~1.6 s windows; they have no
+# meaning for breathing, so BR is evaluated with GREEN and ICA only.
+BR_BASELINES = ("green", "ica")
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """Signal names and frequency settings of one task."""
+
+    task: Task
+    band: tuple[float, float]
+    detrend_lambda: float
+    waveform: str  # ground-truth waveform variable in the prepared group
+    rate: str  # ground-truth rate variable
+    snr_band: tuple[float, float]
+    tolerance_hz: float
+    window_s: float
+
+
+def task_settings(
+    task: Task,
+    *,
+    band: tuple[float, float] | None = None,
+    detrend_lambda: float | None = None,
+    window_s: float | None = None,
+) -> TaskSettings:
+    """A task's settings: the paper's defaults, each overridable."""
+    if task == "hr":
+        return TaskSettings(
+            "hr",
+            tuple(band or metrics.HR_BAND),
+            detrend_lambda or 50.0,
+            "ppg",
+            "hr",
+            metrics.HR_SNR_BAND,
+            metrics.HR_TOLERANCE_HZ,
+            window_s or 30.0,
+        )
+    return TaskSettings(
+        "br",
+        tuple(band or metrics.BR_BAND),
+        detrend_lambda or 5000.0,
+        "resp",
+        "br",
+        metrics.BR_SNR_BAND,
+        metrics.BR_TOLERANCE_HZ,
+        window_s or 60.0,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Checksum recorded as provenance of the model that produced a group."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
+    return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
+
+
+def infer_can(
+    store: Path, model_path: Path, task: Task, *, batch_size: int = 256
+) -> dict[str, Any]:
+    """Run the CAN over a prepared video; write signal and attention masks to ``can_<task>``.
+
+    Reads and writes one time chunk at a time, so memory does not grow with video length.
+    """
+    from distraction.models import load_model, predict_can
+
+    prepared = open_group(store, "prepared")
+    n = prepared.sizes["time"]
+    chunk = int(prepared["motion"].encoding.get("chunks", (256,))[0])
+    model = load_model(model_path)
+    attrs = {
+        "fps": prepared.attrs["fps"],
+        "task": task,
+        "model": str(model_path),
+        "model_sha256": file_sha256(Path(model_path)),
+    }
+    with GroupWriter(store, f"can_{task}", attrs=attrs) as writer:
+        writer.coord("time", prepared["time"].values, attrs={"units": "s"})
+        signal = writer.create(
+            "can_signal",
+            ["time"],
+            (n,),
+            np.float64,
+            chunk_len=max(n, 1),
+            attrs={"description": "CAN output: derivative of the waveform"},
+        )
+        mask1 = writer.create(
+            "attention_mask",
+            ["time", "y34", "x34"],
+            (n, 34, 34),
+            np.float32,
+            chunk_len=chunk,
+            attrs={"description": "gate-1 sigmoid mask, before normalisation"},
+        )
+        mask2 = writer.create(
+            "attention_mask2",
+            ["time", "y15", "x15"],
+            (n, 15, 15),
+            np.float32,
+            chunk_len=chunk,
+            attrs={"description": "gate-2 sigmoid mask, before normalisation"},
+        )
+        values = np.empty(n)
+        for start, stop in tqdm(
+            _chunk_bounds(n, chunk), desc=f"CAN {task}", leave=False, mininterval=5
+        ):
+            m = prepared["motion"][start:stop].values
+            a = prepared["appearance"][start:stop].values
+            y, g1, g2 = predict_can(model, m, a, batch_size=batch_size)
+            values[start:stop] = y
+            mask1[start:stop] = g1
+            mask2[start:stop] = g2
+        signal[:] = values
+    return {"frames": n}
+
+
+def _output_time(start: float, n: int, fs_out: float) -> np.ndarray:
+    return start + np.arange(n) / fs_out
+
+
+def estimate_corruption(
+    store: Path,
+    task: Task,
+    settings: TaskSettings,
+    *,
+    inverse_mode: Literal["binary", "continuous"] = "binary",
+    threshold: float = 0.1,
+    fs_out: float = 30.0,
+) -> dict[str, Any]:
+    """Inverse masks, corruption traces, skin traces and the conditioned signals.
+
+    Writes ``corruption_<task>`` holding, at the video rate, the inverse masks
+    (chunked (k, 34, 34)), the R/G/B corruption traces and the mean colour inside the
+    attention region (input of the unsupervised baselines); and, at ``fs_out``, the
+    CAN signal and the corruption traces after the paper's conditioning (integration of
+    the CAN output, smoothness-priors detrending, z-scoring, band-pass, resampling,
+    scaling to [-1, 1]) plus the ground truth resampled to ``fs_out``.
+    """
+    prepared = open_group(store, "prepared")
+    can = open_group(store, f"can_{task}")
+    n = prepared.sizes["time"]
+    fps = float(prepared.attrs["fps"])
+    chunk = int(can["attention_mask"].encoding.get("chunks", (256,))[0])
+    times = prepared["time"].values
+    traces = np.empty((n, 3))
+    skin = np.empty((n, 3))
+    attrs = {
+        "fps": fps,
+        "fs_out": fs_out,
+        "task": task,
+        "inverse_mask": inverse_mode,
+        "threshold": threshold,
+        "band_hz": list(settings.band),
+        "detrend_lambda": settings.detrend_lambda,
+    }
+    with GroupWriter(store, f"corruption_{task}", attrs=attrs) as writer:
+        writer.coord("time", times, attrs={"units": "s"})
+        writer.coord("channel", list(CHANNELS))
+        inverse_array = writer.create(
+            "inverse_mask",
+            ["time", "y34", "x34"],
+            (n, 34, 34),
+            np.float32,
+            chunk_len=chunk,
+            attrs={"mode": inverse_mode, "threshold": threshold},
+        )
+        for start, stop in _chunk_bounds(n, chunk):
+            masks = can["attention_mask"][start:stop].values
+            frames = prepared["frames"][start:stop].values
+            inverse = inverse_masks(masks, mode=inverse_mode, threshold=threshold)
+            inverse_array[start:stop] = inverse
+            traces[start:stop] = corruption_traces(frames, inverse)
+            skin[start:stop] = region_traces(
+                frames, attention_regions(masks, threshold=threshold), empty="frame_mean"
+            )
+        writer.create(
+            "corruption_traces",
+            ["time", "channel"],
+            (n, 3),
+            np.float64,
+            chunk_len=max(n, 1),
+            data=traces,
+            attrs={"description": "spatial mean of frame x inverse mask per channel"},
+        )
+        writer.create(
+            "skin_traces",
+            ["time", "channel"],
+            (n, 3),
+            np.float64,
+            chunk_len=max(n, 1),
+            data=skin,
+            attrs={"description": "mean colour inside the attention region"},
+        )
+        can_signal = can["can_signal"].values.astype(np.float32)
+        common = {"band": settings.band, "lam": settings.detrend_lambda, "fs_out": fs_out}
+        can_conditioned = condition_signal(can_signal, fps, integrate=True, **common)
+        traces_conditioned = condition_signal(traces, fps, integrate=False, **common)
+        m = len(can_conditioned)
+        time_out = _output_time(float(times[0]), m, fs_out)
+        writer.coord("time_out", time_out, attrs={"units": "s", "fs": fs_out})
+        writer.create(
+            "can_conditioned",
+            ["time_out"],
+            (m,),
+            np.float64,
+            chunk_len=max(m, 1),
+            data=can_conditioned,
+        )
+        writer.create(
+            "traces_conditioned",
+            ["time_out", "channel"],
+            (m, 3),
+            np.float64,
+            chunk_len=max(m, 1),
+            data=traces_conditioned,
+        )
+        for name in (settings.waveform, settings.rate):
+            if name in prepared:
+                resampled = resample_series(times, prepared[name].values, time_out)
+                writer.create(
+                    f"truth_{name}",
+                    ["time_out"],
+                    (m,),
+                    np.float64,
+                    chunk_len=max(m, 1),
+                    data=resampled,
+                )
+    return {"frames": n, "samples_out": m}
+
+
+def denoise(
+    store: Path,
+    task: Task,
+    model_path: Path,
+    *,
+    window: int = 60,
+    stride: int = 30,
+    overlap: Literal["taper", "overwrite"] = "taper",
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Run the LSTM denoiser over windows of [R, G, B traces, CAN signal] and rebuild
+    one continuous waveform by overlap-add; write ``denoised_<task>``."""
+    from distraction.models import load_model
+
+    corruption = open_group(store, f"corruption_{task}")
+    features = np.column_stack(
+        [corruption["traces_conditioned"].values, corruption["can_conditioned"].values]
+    )
+    m = features.shape[0]
+    if m < window:
+        raise InputError(
+            f"{store}: {m} samples at {corruption.attrs['fs_out']} Hz is shorter than one "
+            f"denoiser window ({window})"
+        )
+    model = load_model(model_path)
+    windows = sliding_windows(features, length=window, stride=stride).astype(np.float32)
+    predicted = np.asarray(model.predict(windows, batch_size=batch_size, verbose=0))[..., 0]
+    starts = window_starts(m, length=window, stride=stride)
+    denoised = overlap_add(predicted, m, stride=stride, starts=starts, mode=overlap)
+    attrs = {
+        "fs_out": corruption.attrs["fs_out"],
+        "task": task,
+        "model": str(model_path),
+        "model_sha256": file_sha256(Path(model_path)),
+        "window": window,
+        "stride": stride,
+        "overlap": overlap,
+    }
+    with GroupWriter(store, f"denoised_{task}", attrs=attrs) as writer:
+        writer.coord("time_out", corruption["time_out"].values, attrs={"units": "s"})
+        writer.create(
+            "denoised",
+            ["time_out"],
+            (m,),
+            np.float64,
+            chunk_len=max(m, 1),
+            data=denoised,
+            attrs={"description": "LSTM-denoised waveform"},
+        )
+    return {"windows": len(windows), "samples_out": m}
+
+
+def method_signals(
+    store: Path, task: Task, settings: TaskSettings, methods: list[str], *, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Every evaluated method's waveform at the output rate, aligned to ``time_out``."""
+    corruption = open_group(store, f"corruption_{task}")
+    fs = float(corruption.attrs["fps"])
+    fs_out = float(corruption.attrs["fs_out"])
+    m = corruption.sizes["time_out"]
+    out: dict[str, np.ndarray] = {}
+    if "can" in methods:
+        out["can"] = corruption["can_conditioned"].values
+    if "denoised" in methods:
+        out["denoised"] = open_group(store, f"denoised_{task}")["denoised"].values
+    allowed = BASELINES if task == "hr" else BR_BASELINES
+    skin = corruption["skin_traces"].values
+    for name in methods:
+        if name not in BASELINES or name not in allowed:
+            continue
+        if name == "green":
+            pulse = baselines.green(skin, fs, band=settings.band)
+        elif name == "ica":
+            pulse = baselines.ica(skin, fs, seed, band=settings.band)
+        elif name == "chrom":
+            pulse = baselines.chrom(skin, fs, band=settings.band)
+        else:
+            pulse = baselines.pos(skin, fs)
+        # Same conditioning as the CAN signal so every method is compared alike.
+        conditioned = condition_signal(
+            pulse,
+            fs,
+            band=settings.band,
+            lam=settings.detrend_lambda,
+            fs_out=fs_out,
+            integrate=False,
+        )
+        out[name] = conditioned[:m]
+    return out
+
+
+def evaluate(
+    store: Path, task: Task, settings: TaskSettings, methods: list[str], *, seed: int = 0
+) -> pd.DataFrame:
+    """Per-window rate, SNR and waveform error of every method for one video.
+
+    Without ground truth the estimated rates are still reported; the error columns
+    stay empty.
+    """
+    prepared = open_group(store, "prepared")
+    corruption = open_group(store, f"corruption_{task}")
+    fs_out = float(corruption.attrs["fs_out"])
+    truth_wave = corruption.get(f"truth_{settings.waveform}")
+    truth_rate = corruption.get(f"truth_{settings.rate}")
+    wave = None if truth_wave is None else np.nan_to_num(truth_wave.values)
+    rates = None if truth_rate is None else truth_rate.values
+    if wave is not None and not np.any(wave):
+        wave = None
+    rows = []
+    for method, signal in method_signals(store, task, settings, methods, seed=seed).items():
+        for row in metrics.window_metrics(
+            signal,
+            wave,
+            rates,
+            fs_out,
+            window_s=settings.window_s,
+            band=settings.band,
+            band_total=settings.snr_band,
+            tolerance_hz=settings.tolerance_hz,
+        ):
+            rows.append({"method": method, **row})
+    frame = pd.DataFrame(
+        rows,
+        columns=["method", "start_s", "end_s", "true_rate", "est_rate", "snr_db", "waveform_mae"],
+    )
+    frame.insert(0, "task", task)
+    frame.insert(0, "subject", prepared.attrs.get("subject", ""))
+    frame.insert(0, "video", prepared.attrs.get("recording", store.name))
+    frame.insert(0, "dataset", prepared.attrs.get("dataset", ""))
+    frame = frame.rename(columns={"start_s": "window_start_s", "end_s": "window_end_s"})
+    return frame

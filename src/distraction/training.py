@@ -1,0 +1,412 @@
+"""Training of the CAN and the LSTM denoiser on in-memory arrays.
+
+Everything here is pure with respect to the file system except
+:func:`save_learning_curves`: arrays go in, a trained model and its per-epoch
+history come out. Splits are subject-wise so that no person is both trained and
+tested on; training is seeded and uses op determinism so the same inputs and seed
+give the same weights.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import keras
+import numpy as np
+import pandas as pd
+
+from distraction.errors import InputError
+from distraction.models import build_can, build_lstm, configure_devices
+
+__all__ = [
+    "derivative_target",
+    "make_lstm_windows",
+    "save_learning_curves",
+    "split_validation",
+    "subject_kfold",
+    "train_can",
+    "train_lstm",
+]
+
+Task = Literal["hr", "br"]
+Progress = bool | Callable[[int, dict[str, float]], None]
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def _subject_array(subjects: Sequence[str]) -> np.ndarray:
+    arr = np.asarray([str(s) for s in subjects], dtype=object)
+    if arr.size == 0:
+        raise InputError("subjects: empty list of recordings")
+    return arr
+
+
+def subject_kfold(
+    subjects: Sequence[str], k: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Subject-wise k-fold split of a list of recordings.
+
+    Parameters
+    ----------
+    subjects
+        Subject id of each recording (several recordings may share a subject).
+    k
+        Number of folds (2 ≤ k ≤ number of distinct subjects).
+    seed
+        Seed of the shuffle of the subjects.
+
+    Returns
+    -------
+    list of (train_idx, test_idx)
+        Sorted integer indices into ``subjects``. No subject appears in both parts of a
+        fold, and every recording is in exactly one test part.
+    """
+    arr = _subject_array(subjects)
+    unique = np.unique(arr)
+    if not 2 <= k <= unique.size:
+        raise InputError(f"subjects: k={k} folds need 2 ≤ k ≤ {unique.size} distinct subjects")
+    order = np.random.default_rng(seed).permutation(unique.size)
+    groups = np.array_split(unique[order], k)
+    folds = []
+    for group in groups:
+        in_test = np.isin(arr, group)
+        folds.append((np.flatnonzero(~in_test), np.flatnonzero(in_test)))
+    return folds
+
+
+def split_validation(
+    subjects: Sequence[str], fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out a fraction of the subjects for early stopping.
+
+    Returns
+    -------
+    (train_idx, val_idx)
+        Sorted indices into ``subjects``; ``round(fraction · n_subjects)`` subjects (at
+        least one, and at least one left for training) are held out whole.
+    """
+    arr = _subject_array(subjects)
+    unique = np.unique(arr)
+    if not 0.0 < fraction < 1.0:
+        raise InputError(f"fraction: must be in (0, 1), got {fraction}")
+    if unique.size < 2:
+        raise InputError("subjects: a validation split needs at least 2 distinct subjects")
+    n_val = min(max(round(fraction * unique.size), 1), unique.size - 1)
+    chosen = np.random.default_rng(seed).permutation(unique)[:n_val]
+    in_val = np.isin(arr, chosen)
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def derivative_target(waveform: np.ndarray) -> np.ndarray:
+    """CAN training target: first difference of a waveform divided by its std.
+
+    Returns ``(T - 1,)``, aligned with frame differences ``frame[t+1] - frame[t]``.
+    """
+    wave = np.asarray(waveform, dtype=np.float64)
+    if wave.ndim != 1 or wave.size < 3:
+        raise InputError(f"waveform: expected a 1-D array of ≥ 3 samples, got {wave.shape}")
+    diff = np.diff(wave)
+    std = diff.std()
+    if not np.isfinite(std) or std == 0:
+        raise InputError("waveform: constant or non-finite, cannot standardise")
+    return (diff - diff.mean()) / std
+
+
+def make_lstm_windows(
+    features: np.ndarray,
+    target: np.ndarray,
+    window: int = 60,
+    stride: int = 30,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut aligned sliding windows for the LSTM denoiser.
+
+    Parameters
+    ----------
+    features
+        ``(T, C)`` inputs (C = 4: R, G, B corruption traces and CAN signal).
+    target
+        ``(T,)`` clean waveform.
+    window, stride
+        Window length and step in samples (paper: 60 and 30 at 30 fps).
+
+    Returns
+    -------
+    X : np.ndarray
+        ``(n, window, C)`` float32, windows starting at 0, stride, 2·stride, …
+        (only complete windows).
+    Y : np.ndarray
+        ``(n, window, 1)`` float32.
+    """
+    feats = np.asarray(features)
+    targ = np.asarray(target)
+    if feats.ndim != 2:
+        raise InputError(f"features: expected (T, C), got {feats.shape}")
+    if targ.shape != (feats.shape[0],):
+        raise InputError(f"target: expected ({feats.shape[0]},), got {targ.shape}")
+    if window < 1 or stride < 1:
+        raise InputError(f"window/stride: must be positive, got {window}, {stride}")
+    if feats.shape[0] < window:
+        raise InputError(f"features: {feats.shape[0]} samples, shorter than window {window}")
+    starts = np.arange(0, feats.shape[0] - window + 1, stride)
+    idx = starts[:, None] + np.arange(window)[None, :]
+    return feats[idx].astype(np.float32), targ[idx][..., None].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- training
+
+
+class _EpochProgress(keras.callbacks.Callback):
+    """One line per epoch (or a user callback) instead of Keras' progress bars."""
+
+    def __init__(self, epochs: int, report: Progress, label: str) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.report = report
+        self.label = label
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        values = {k: float(v) for k, v in (logs or {}).items()}
+        if callable(self.report):
+            self.report(epoch + 1, values)
+            return
+        parts = " ".join(f"{k}={v:.5g}" for k, v in values.items())
+        seconds = time.perf_counter() - self.started
+        print(
+            f"{self.label} epoch {epoch + 1}/{self.epochs} {parts} ({seconds:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not value > 0:
+            raise InputError(f"{name}: must be positive, got {value}")
+
+
+def _fit(
+    model: keras.Model,
+    x: Any,
+    y: np.ndarray,
+    val: tuple[Any, np.ndarray] | None,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    patience: int,
+    progress: Progress,
+    label: str,
+) -> pd.DataFrame:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    callbacks: list[keras.callbacks.Callback] = []
+    if val is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=patience, restore_best_weights=True
+            )
+        )
+    if progress:
+        callbacks.append(_EpochProgress(epochs, progress, label))
+    history = model.fit(
+        x,
+        y,
+        validation_data=val,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    frame = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in history.history.items()})
+    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def _can_arrays(
+    motion: np.ndarray, appearance: np.ndarray, target: np.ndarray, name: str
+) -> tuple[list[np.ndarray], np.ndarray]:
+    m = np.asarray(motion, dtype=np.float32)
+    a = np.asarray(appearance, dtype=np.float32)
+    t = np.asarray(target, dtype=np.float32).reshape(-1)
+    if m.ndim != 4 or m.shape[-1] != 3 or m.shape[1] != m.shape[2]:
+        raise InputError(f"{name} motion: expected (T, S, S, 3), got {m.shape}")
+    if a.shape != m.shape:
+        raise InputError(f"{name} appearance: shape {a.shape} differs from motion {m.shape}")
+    if t.shape[0] != m.shape[0] or np.asarray(target).size != m.shape[0]:
+        raise InputError(f"{name} target: {np.asarray(target).shape} for {m.shape[0]} frames")
+    if not (np.isfinite(m).all() and np.isfinite(a).all() and np.isfinite(t).all()):
+        raise InputError(f"{name}: non-finite values in the training arrays")
+    return [m, a], t[:, None]
+
+
+def train_can(
+    motion: np.ndarray,
+    appearance: np.ndarray,
+    target: np.ndarray,
+    *,
+    task: Task,
+    val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    patience: int = 5,
+    seed: int = 0,
+    progress: Progress = True,
+) -> tuple[keras.Model, pd.DataFrame]:
+    """Train a CAN (MSE, Adam) on frame pairs.
+
+    Parameters
+    ----------
+    motion, appearance
+        ``(T, S, S, 3)`` network inputs.
+    target
+        ``(T,)`` standardised derivative of the ground-truth waveform
+        (see :func:`derivative_target`).
+    task
+        ``"hr"`` or ``"br"`` (size of the dense layer).
+    val
+        ``(motion, appearance, target)`` of held-out subjects; enables early stopping
+        on ``val_loss`` with the best weights restored.
+    epochs, batch_size, learning_rate, patience, seed
+        Training settings; ``seed`` seeds initialisation, shuffling and dropout.
+    progress
+        ``True`` prints one line per epoch to stderr; a callable receives
+        ``(epoch, logs)`` instead; ``False`` is silent.
+
+    Returns
+    -------
+    (model, history)
+        The trained model and a DataFrame with columns ``epoch``, ``loss`` and
+        ``val_loss`` (when ``val`` is given).
+    """
+    _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    x, y = _can_arrays(motion, appearance, target, "train")
+    val_data = None if val is None else _can_arrays(*val, "val")
+    configure_devices(seed)
+    model = build_can(task, size=x[0].shape[1])
+    history = _fit(
+        model,
+        x,
+        y,
+        val_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        progress=progress,
+        label=f"{task}_can",
+    )
+    return model, history
+
+
+def _lstm_arrays(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    xa = np.asarray(x, dtype=np.float32)
+    ya = np.asarray(y, dtype=np.float32)
+    if xa.ndim != 3:
+        raise InputError(f"{name} X: expected (n, window, channels), got {xa.shape}")
+    if ya.ndim == 2:
+        ya = ya[..., None]
+    if ya.shape != (*xa.shape[:2], 1):
+        raise InputError(f"{name} Y: expected {(*xa.shape[:2], 1)}, got {ya.shape}")
+    if not (np.isfinite(xa).all() and np.isfinite(ya).all()):
+        raise InputError(f"{name}: non-finite values in the training arrays")
+    return xa, ya
+
+
+def train_lstm(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    task: Task,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    epochs: int = 100,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    patience: int = 10,
+    seed: int = 0,
+    units: int = 128,
+    progress: Progress = True,
+) -> tuple[keras.Model, pd.DataFrame]:
+    """Train the LSTM denoiser (MSE, Adam) on windows from :func:`make_lstm_windows`.
+
+    Parameters
+    ----------
+    X, Y
+        ``(n, window, channels)`` inputs and ``(n, window, 1)`` clean targets in [-1, 1].
+    val
+        ``(X, Y)`` of held-out subjects; enables early stopping (best weights restored).
+    units
+        LSTM width (128 in the paper).
+
+    Other parameters and the return value are as in :func:`train_can`.
+    """
+    _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    xa, ya = _lstm_arrays(X, Y, "train")
+    val_data = None if val is None else _lstm_arrays(*val, "val")
+    configure_devices(seed)
+    model = build_lstm(task, window=xa.shape[1], channels=xa.shape[2], units=units)
+    history = _fit(
+        model,
+        xa,
+        ya,
+        val_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        progress=progress,
+        label=f"{task}_lstm",
+    )
+    return model, history
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def save_learning_curves(
+    history: pd.DataFrame, csv_path: str | os.PathLike[str], png_path: str | os.PathLike[str]
+) -> None:
+    """Write the per-epoch history as CSV and a loss-curve PNG (log scale)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    csv_path, png_path = Path(csv_path), Path(png_path)
+    if "loss" not in history:
+        raise InputError(f"{csv_path}: history has no 'loss' column")
+    epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
+    for path in (csv_path, png_path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_csv = csv_path.with_name(f".{csv_path.name}.tmp")
+    history.to_csv(tmp_csv, index=False)
+    os.replace(tmp_csv, csv_path)
+
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)  # Agg canvas: no display, no global pyplot state
+    ax = fig.add_subplot()
+    for column in ("loss", "val_loss"):
+        if column in history:
+            ax.plot(epochs, history[column], marker="o", ms=3, label=column)
+    values = history[[c for c in ("loss", "val_loss") if c in history]].to_numpy().ravel()
+    if values.size and np.all(np.isfinite(values)) and np.all(values > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp_png = png_path.with_name(f".{png_path.name}.tmp.png")
+    fig.savefig(tmp_png, dpi=100)
+    os.replace(tmp_png, png_path)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+
+from distraction.preprocess import (
+    RunningMoments,
+    centre_square_box,
+    crop_resize,
+    face_square_box,
+    normalised_difference,
+    resample_series,
+)
+
+
+def test_centre_square_box() -> None:
+    assert centre_square_box(480, 640) == (80, 0, 480)
+    assert centre_square_box(640, 480) == (0, 80, 480)
+
+
+def test_face_square_box_enlarged_and_clipped() -> None:
+    # A 100x100 face at (10, 10) enlarged 1.6x would start at x = -20: clipped to 0.
+    assert face_square_box((10, 10, 100, 100), 480, 640, scale=1.6) == (0, 0, 160)
+    x0, y0, side = face_square_box((300, 200, 50, 50), 480, 640, scale=2.0)
+    assert (x0, y0, side) == (275, 175, 100)
+
+
+def test_crop_resize_area_interpolation_averages_blocks() -> None:
+    frame = np.zeros((72, 72, 3), dtype=np.uint8)
+    frame[:, :36] = 200  # left half bright
+    out = crop_resize(frame, (0, 0, 72), 36)
+    assert out.shape == (36, 36, 3) and out.dtype == np.float32
+    # Area interpolation by an exact factor 2 is a 2x2 block mean.
+    assert np.all(out[:, :18] == 200) and np.all(out[:, 18:] == 0)
+
+
+def test_normalised_difference_matches_definition() -> None:
+    prev = np.array([[[100.0, 50.0, 10.0]]])
+    cur = np.array([[[110.0, 50.0, 5.0]]])
+    np.testing.assert_allclose(
+        normalised_difference(prev, cur), [[[10 / 210, 0.0, -5 / 15]]], rtol=1e-5
+    )
+    # Black pixels stay finite.
+    assert np.all(np.isfinite(normalised_difference(np.zeros((2, 2, 3)), np.zeros((2, 2, 3)))))
+
+
+def test_running_moments_equal_numpy_over_blocks() -> None:
+    rng = np.random.default_rng(1)
+    data = rng.normal(1000.0, 0.5, size=(7, 36, 36, 3))
+    moments = RunningMoments()
+    for block in np.array_split(data, 3):
+        moments.update(block)
+    assert np.isclose(moments.mean, data.mean(), rtol=1e-12)
+    assert np.isclose(moments.std, data.std(), rtol=1e-9)
+
+
+def test_resample_series_interpolates_and_marks_outside_nan() -> None:
+    source_t = np.array([0.0, 1.0, 2.0])
+    values = np.array([0.0, 10.0, 20.0])
+    out = resample_series(source_t, values, np.array([-0.5, 0.5, 1.5, 2.0, 2.5]))
+    assert np.isnan(out[0]) and np.isnan(out[-1])
+    np.testing.assert_allclose(out[1:4], [5.0, 15.0, 20.0])
+    # A NaN dropout in the source is bridged by its neighbours.
+    out = resample_series(source_t, np.array([0.0, np.nan, 20.0]), np.array([1.0]))
+    np.testing.assert_allclose(out, [10.0])

@@ -1,0 +1,147 @@
+"""Tests of the subject-wise splits and the CAN/LSTM training loops (tiny data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distraction.errors import InputError
+from distraction.training import (
+    derivative_target,
+    make_lstm_windows,
+    save_learning_curves,
+    split_validation,
+    subject_kfold,
+    train_can,
+    train_lstm,
+)
+
+SUBJECTS = ["s1", "s1", "s2", "s3", "s3", "s3", "s4", "s5", "s6", "s6", "s7"]
+
+
+@pytest.mark.parametrize("k", [2, 3, 7])
+def test_subject_kfold_properties(k: int) -> None:
+    folds = subject_kfold(SUBJECTS, k, seed=4)
+    assert len(folds) == k
+    subjects = np.array(SUBJECTS)
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(SUBJECTS)))  # each tested once
+    for train, test in folds:
+        assert len(test) > 0
+        assert not set(subjects[train]) & set(subjects[test])
+        assert sorted([*train, *test]) == list(range(len(SUBJECTS)))
+    assert [t.tolist() for _, t in subject_kfold(SUBJECTS, k, 4)] == [t.tolist() for _, t in folds]
+
+
+def test_subject_kfold_rejects_too_many_folds() -> None:
+    with pytest.raises(InputError):
+        subject_kfold(SUBJECTS, 8, seed=0)
+    with pytest.raises(InputError):
+        subject_kfold(SUBJECTS, 1, seed=0)
+
+
+def test_split_validation_is_subject_wise() -> None:
+    train, val = split_validation(SUBJECTS, 0.3, seed=1)
+    subjects = np.array(SUBJECTS)
+    assert len(set(subjects[val])) == 2  # round(0.3 · 7)
+    assert not set(subjects[train]) & set(subjects[val])
+    assert sorted([*train, *val]) == list(range(len(SUBJECTS)))
+    with pytest.raises(InputError):
+        split_validation(["a", "a"], 0.2, seed=0)
+
+
+def test_derivative_target_and_windows() -> None:
+    wave = np.array([0.0, 1.0, 3.0, 6.0])  # diffs 1, 2, 3: mean 2, std sqrt(2/3)
+    np.testing.assert_allclose(derivative_target(wave), np.array([-1.0, 0.0, 1.0]) / np.sqrt(2 / 3))
+    features = np.arange(130 * 4, dtype=float).reshape(130, 4)
+    target = np.arange(130, dtype=float)
+    x, y = make_lstm_windows(features, target, window=60, stride=30)
+    assert x.shape == (3, 60, 4) and y.shape == (3, 60, 1)  # starts 0, 30, 60
+    np.testing.assert_array_equal(y[2, :, 0], np.arange(60, 120))
+    np.testing.assert_array_equal(x[1, 0], features[30])
+    with pytest.raises(InputError):
+        make_lstm_windows(features[:50], target[:50])
+
+
+def _denoising_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clean pulse; the 4th channel is pulse + corruption, channels 0-2 see the corruption."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 30.0
+    freq = 1.2 + 0.1 * np.sin(2 * np.pi * t / 40)
+    clean = np.sin(2 * np.pi * np.cumsum(freq) / 30.0)
+    corruption = np.sin(2 * np.pi * 0.45 * t + 1.0) + 0.8 * np.sin(2 * np.pi * 2.3 * t)
+    corruption /= np.abs(corruption).max()
+    traces = [gain * corruption + 0.05 * rng.normal(size=n) for gain in (1.0, 0.7, 0.4)]
+    signal = (clean + 1.5 * corruption) / 2.5
+    return np.column_stack([*traces, signal]), clean
+
+
+def test_lstm_learns_to_remove_corruption(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = make_lstm_windows(*_denoising_data(0, 3000), window=60, stride=10)
+    x_test, y_test = make_lstm_windows(*_denoising_data(1, 900), window=60, stride=30)
+    model, history = train_lstm(
+        x, y, task="hr", epochs=15, batch_size=32, learning_rate=3e-3, patience=5,
+        seed=0, units=32, progress=True,
+    )  # fmt: skip
+    assert list(history.columns) == ["epoch", "loss"]
+    progress_lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[:3] for line in progress_lines][-1] == ["hr_lstm", "epoch", "15/15"]
+    assert history["loss"].iloc[-1] < 0.5 * history["loss"].iloc[0]
+    predicted = np.asarray(model(x_test, training=False)).ravel()
+    r_model = np.corrcoef(predicted, y_test.ravel())[0, 1]
+    r_input = np.corrcoef(x_test[..., 3].ravel(), y_test.ravel())[0, 1]
+    assert r_input < 0.75  # the corruption is substantial…
+    assert r_model > 0.8  # …and the denoiser removes it
+
+
+def _can_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames whose motion channel carries the target inside a 'skin' patch."""
+    rng = np.random.default_rng(seed)
+    target = np.sin(2 * np.pi * 1.2 * np.arange(n) / 30.0 + rng.uniform(0, 6))
+    skin = np.zeros((36, 36, 3), np.float32)
+    skin[8:28, 10:26] = 1.0
+    appearance = skin[None] + 0.1 * rng.normal(size=(n, 36, 36, 3))
+    motion = target[:, None, None, None] * skin[None] + 0.5 * rng.normal(size=(n, 36, 36, 3))
+    return motion.astype(np.float32), appearance.astype(np.float32), target
+
+
+def test_can_training_reduces_loss_and_is_deterministic() -> None:
+    motion, appearance, target = _can_data(0, 200)
+    val = _can_data(1, 60)
+    lines: list[tuple[int, dict[str, float]]] = []
+    kwargs = {"task": "br", "val": val, "epochs": 2, "batch_size": 32, "learning_rate": 1e-3,
+              "patience": 3, "seed": 7}  # fmt: skip
+    model, history = train_can(
+        motion, appearance, target, progress=lambda e, logs: lines.append((e, logs)), **kwargs
+    )
+    assert list(history.columns) == ["epoch", "loss", "val_loss"]
+    assert [e for e, _ in lines] == [1, 2]
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    # Predicting 0 gives an MSE of ≈ 0.5 (the variance of a unit sinusoid).
+    assert history["val_loss"].min() < 0.1
+    again, history2 = train_can(motion, appearance, target, progress=False, **kwargs)
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(history, history2)
+
+
+def test_training_rejects_bad_arrays() -> None:
+    motion, appearance, target = _can_data(0, 10)
+    with pytest.raises(InputError, match="target"):
+        train_can(motion, appearance, target[:5], task="br", epochs=1, progress=False)
+    with pytest.raises(InputError, match="Y"):
+        train_lstm(np.zeros((2, 60, 4)), np.zeros((2, 50, 1)), task="hr", epochs=1)
+
+
+def test_save_learning_curves(tmp_path: Path) -> None:
+    history = pd.DataFrame(
+        {"epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.25], "val_loss": [1.2, 0.7, 0.6]}
+    )
+    csv, png = tmp_path / "curves" / "h.csv", tmp_path / "curves" / "h.png"
+    save_learning_curves(history, csv, png)
+    pd.testing.assert_frame_equal(pd.read_csv(csv), history)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in csv.parent.iterdir()) == ["h.csv", "h.png"]

@@ -1,0 +1,126 @@
+# Input functions, dataset enumeration and config validation shared by all rules.
+import os
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+RESULTS = config["results"]
+TASKS = ["hr", "br"] if config["task"] == "both" else [config["task"]]
+
+
+wildcard_constraints:
+    dataset=r"[^/]+",
+    task=r"hr|br",
+
+
+def _check_roots():
+    """Fail before any job runs when a configured dataset root is missing."""
+    for name, spec in config["datasets"].items():
+        if spec["format"] == "synth":
+            continue
+        if "root" not in spec:
+            raise WorkflowError(f"config: datasets/{name}: 'root' is required for format {spec['format']}")
+        if not Path(spec["root"]).is_dir():
+            raise WorkflowError(f"{spec['root']}: dataset root of '{name}' does not exist")
+
+
+_check_roots()
+
+
+def synth_root(dataset):
+    """Where the workflow writes a synthetic dataset's videos."""
+    return f"{RESULTS}/{dataset}/videos"
+
+
+def synth_setting(wildcards, key):
+    return config["datasets"][wildcards.dataset]["synth"][key]
+
+
+def dataset_root(dataset):
+    spec = config["datasets"][dataset]
+    return synth_root(dataset) if spec["format"] == "synth" else spec["root"]
+
+
+def _list_recordings(dataset):
+    """Recording ids of a dataset, listed when the DAG is built (so new videos are picked up)."""
+    spec = config["datasets"][dataset]
+    if spec["format"] == "synth":
+        s = spec["synth"]
+        subjects = range(s["first_subject"], s["first_subject"] + s["subjects"])
+        return [f"s{subject:02d}/{condition}" for subject in subjects for condition in s["conditions"]]
+    from distraction.datasets import get_loader
+
+    loader = get_loader(spec["format"], dataset, Path(spec["root"]))
+    return [rec.recording_id for rec in loader.list_recordings()]
+
+
+RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets"]}
+
+
+def store_path(dataset, recording):
+    return f"{RESULTS}/{dataset}/stores/{recording}.zarr"
+
+
+def source_of(wildcards):
+    """The files a recording's preparation reads (synthetic clips are built by the workflow)."""
+    spec = config["datasets"][wildcards.dataset]
+    if spec["format"] == "synth":
+        base = f"{synth_root(wildcards.dataset)}/{wildcards.recording}"
+        return {"video": f"{base}.avi", "ground_truth": f"{base}.csv"}
+    return {}
+
+
+BUILTIN_WEIGHTS = Path(workflow.basedir) / "src" / "distraction" / "weights"
+
+
+def model_file(task, kind):
+    """The network file of a task: the shipped weights unless the config names a file."""
+    setting = config["models"][f"{task}_{kind}"]
+    if setting == "builtin":
+        return str(BUILTIN_WEIGHTS / f"{task}_{kind}.keras")
+    return setting
+
+
+def task_band(task):
+    low, high = config["conditioning"][f"{task}_band"]
+    return f"{low},{high}"
+
+
+def training_datasets():
+    return config["training"]["datasets"] or list(config["datasets"])
+
+
+def training_groups(group):
+    """A stage group of every training recording."""
+    return [
+        f"{store_path(dataset, recording)}/{group}"
+        for dataset in training_datasets()
+        for recording in RECORDINGS[dataset]
+    ]
+
+
+def evaluation_files(wildcards):
+    return [
+        f"{RESULTS}/{dataset}/eval/{task}/{recording}.csv"
+        for dataset, recordings in RECORDINGS.items()
+        for recording in recordings
+        for task in TASKS
+    ]
+
+
+def figure_files():
+    """Example figures of the first recording of each dataset."""
+    return [
+        f"{RESULTS}/reports/figures/{dataset}/{recordings[0]}.{task}.{kind}.png"
+        for dataset, recordings in RECORDINGS.items()
+        if recordings
+        for task in TASKS
+        for kind in ("masks", "waveforms")
+    ]
+
+
+def all_targets():
+    return [f"{RESULTS}/reports/summary.csv", *figure_files()]

@@ -1,0 +1,77 @@
+# Evaluation per video and the aggregate reports.
+
+
+rule evaluate:
+    input:
+        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
+        corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
+        denoised=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}",
+    output:
+        f"{RESULTS}/{{dataset}}/eval/{{task}}/{{recording}}.csv",
+    params:
+        store=lambda w: store_path(w.dataset, w.recording),
+        band=lambda w: task_band(w.task),
+        detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
+        window_s=lambda w: config["evaluation"][f"{w.task}_window_s"],
+        methods=",".join(config["evaluation"]["methods"]),
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/{{dataset}}/evaluate_{{task}}/{{recording}}.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction evaluate --store {params.store:q} --task {wildcards.task} --output {output:q} "
+        "--band {params.band} --detrend-lambda {params.detrend_lambda} --window-s {params.window_s} "
+        "--methods {params.methods} --seed {params.seed} 2> {log:q}"
+
+
+rule figures:
+    input:
+        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
+        can=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/can_{{task}}",
+        corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
+        denoised=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}",
+    output:
+        triptych=report(
+            f"{RESULTS}/reports/figures/{{dataset}}/{{recording}}.{{task}}.masks.png",
+            caption="../report/triptych.rst",
+            category="Example figures",
+        ),
+        waveforms=report(
+            f"{RESULTS}/reports/figures/{{dataset}}/{{recording}}.{{task}}.waveforms.png",
+            caption="../report/waveforms.rst",
+            category="Example figures",
+        ),
+    params:
+        store=lambda w: store_path(w.dataset, w.recording),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/figures_{{task}}/{{recording}}.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction figures --store {params.store:q} --task {wildcards.task} "
+        "--triptych {output.triptych:q} --waveforms {output.waveforms:q} 2> {log:q}"
+
+
+rule aggregate:
+    input:
+        evaluations=evaluation_files,
+    output:
+        windows=report(f"{RESULTS}/reports/windows.csv", category="Tables"),
+        videos=report(f"{RESULTS}/reports/videos.csv", category="Tables"),
+        summary=report(f"{RESULTS}/reports/summary.csv", caption="../report/summary.rst", category="Tables"),
+        failures=report(f"{RESULTS}/reports/failures.csv", category="Tables"),
+        agreement_hr=report(
+            f"{RESULTS}/reports/agreement_hr.png", caption="../report/agreement.rst", category="Agreement"
+        ),
+        agreement_br=report(
+            f"{RESULTS}/reports/agreement_br.png", caption="../report/agreement.rst", category="Agreement"
+        ),
+    params:
+        outdir=lambda w, output: os.path.dirname(output.summary),
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction aggregate --outdir {params.outdir:q} --inputs {input.evaluations:q} 2> {log:q}"
