@@ -26,9 +26,10 @@ import warnings
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import solveh_banded
 from scipy.signal import butter, sosfiltfilt
 from scipy.signal.windows import hann
+
+from distraction.signals import detrend_smoothness_priors
 
 __all__ = ["BR_BAND", "HR_BAND", "chrom", "green", "ica", "pos"]
 
@@ -78,29 +79,6 @@ def _detrend_lambda(fs: float, band: tuple[float, float]) -> float:
     return (fs / (2 * math.pi * cutoff)) ** 2
 
 
-def _detrend(x: NDArray[np.float64], lam: float) -> NDArray[np.float64]:
-    """Smoothness-priors detrending (Tarvainen et al. 2002) along axis 0."""
-    n = x.shape[0]
-    if n < 3:
-        return x - x.mean(axis=0)
-    # Bands of A = I + lam^2 D2'D2 (D2: second differences), upper form for solveh_banded.
-    main = np.full(n, 6.0)
-    main[[0, -1]] = 1.0
-    main[[1, -2]] = 5.0 if n > 3 else 2.0
-    if n == 3:
-        main[:] = [1.0, 4.0, 1.0]
-    first = np.full(n - 1, -4.0)
-    first[[0, -1]] = -2.0
-    second = np.ones(n - 2)
-    lam2 = lam**2
-    bands = np.zeros((3, n))
-    bands[0, 2:] = lam2 * second
-    bands[1, 1:] = lam2 * first
-    bands[2] = 1.0 + lam2 * main
-    trend = solveh_banded(bands, x)
-    return x - trend
-
-
 def _bandpass(
     x: NDArray[np.float64], fs: float, band: tuple[float, float], axis: int = 0
 ) -> NDArray[np.float64]:
@@ -146,7 +124,7 @@ def green(rgb: ArrayLike, fs: float, *, band: tuple[float, float] = HR_BAND) -> 
     """
     trace = _check_rgb(rgb, fs)
     band = _check_band(band, fs)
-    return _standardise(_detrend(trace[:, 1], _detrend_lambda(fs, band)))
+    return _standardise(detrend_smoothness_priors(trace[:, 1], _detrend_lambda(fs, band)))
 
 
 def ica(
@@ -190,7 +168,7 @@ def ica(
 
     trace = _check_rgb(rgb, fs, min_length=8)
     band = _check_band(band, fs)
-    detrended = _detrend(trace, _detrend_lambda(fs, band))
+    detrended = detrend_smoothness_priors(trace, _detrend_lambda(fs, band))
     if np.any(detrended.std(axis=0) == 0):
         raise ValueError("rgb: a channel has no variation after detrending")
     normalised = _standardise(detrended)

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from distraction.errors import InputError
 
 log = logging.getLogger("distraction")
@@ -397,6 +399,61 @@ def run_train_lstm(args: argparse.Namespace) -> str:
         )
 
     return _train(args, "lstm", examples, fit)
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--h5", type=Path, required=True, help="the authors' Keras 2 HDF5 weights")
+    p.add_argument("--kind", choices=["hr_lstm", "br_lstm", "br_can", "hr_can"], required=True)
+    p.add_argument("--output", type=Path, required=True, help="model file to write (.keras)")
+
+
+@command("import-weights", "read the authors' Keras 2 weights by layer name into a .keras model")(
+    _import_args
+)
+def run_import_weights(args: argparse.Namespace) -> str:
+    from distraction.models import save_model
+    from distraction.weights_import import import_weights
+
+    model = import_weights(args.h5, args.kind)
+    save_model(model, args.output)
+    params = model.count_params()
+    return f"import-weights {args.h5} ({args.kind}): {params} parameters -> {args.output}"
+
+
+def _reference_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sample", type=Path, required=True, help="the authors' mmse_hr_sample folder")
+    p.add_argument("--hr-lstm", type=Path, help="the authors' hr_lstm.h5, to add its row")
+    p.add_argument("--output", type=Path, required=True, help="reference table CSV")
+
+
+@command("reference", "evaluate the authors' MMSE-HR sample exactly as the reference did")(
+    _reference_args
+)
+def run_reference(args: argparse.Namespace) -> str:
+    import pandas as pd
+
+    from distraction.reference import (
+        evaluate_reference,
+        evaluate_windowed_prediction,
+        load_reference_inputs,
+    )
+    from distraction.report import write_csv
+
+    table = evaluate_reference(args.sample)
+    if args.hr_lstm is not None:
+        from distraction.weights_import import import_weights
+
+        model = import_weights(args.hr_lstm, "hr_lstm")
+        windows = np.asarray(model.predict(load_reference_inputs(args.sample).xtest, verbose=0))
+        row = evaluate_windowed_prediction(args.sample, windows, label="imported hr_lstm.h5")
+        table = pd.concat([table, row])
+    table.index.name = "signal"
+    write_csv(table.reset_index(), args.output)
+    lines = "; ".join(
+        f"{name}: {row.rate_bpm:.4f} bpm, SNR {row.snr_db:.4f} dB, WMAE {row.waveform_mae:.4f}"
+        for name, row in table.iterrows()
+    )
+    return f"reference {args.sample}: {lines}"
 
 
 def build_parser() -> argparse.ArgumentParser:

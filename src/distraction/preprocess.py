@@ -40,9 +40,10 @@ def face_square_box(
 def crop_resize(frame: npt.NDArray[np.uint8], box: Box, size: int) -> npt.NDArray[np.float32]:
     """Crop a square box and resize it to ``size``×``size`` with area interpolation."""
     x0, y0, side = box
-    crop = frame[y0 : y0 + side, x0 : x0 + side]
-    resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-    return resized.astype(np.float32)
+    # Resizing in float keeps the sub-grey-level precision that block averaging gains:
+    # the pulse is well below one grey level per pixel.
+    crop = frame[y0 : y0 + side, x0 : x0 + side].astype(np.float32)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def normalised_difference(

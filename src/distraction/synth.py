@@ -1035,7 +1035,8 @@ def _render(
         light = _light_field(dyn.gradient[i], dyn.spot[i], _GAIN * dyn.light_rgb[i], grid, size)
         frame = cv2.add(cv2.multiply(frame, light), (*dyn.ambient_rgb[i], 0.0))
         # Sensor noise: shot (signal-dependent) + read noise.
-        sigma = cv2.sqrt(cv2.max(cv2.addWeighted(frame, shot, frame, 0.0, read_var), 0.0))
+        # (frame >= 0 here: reflectance, light, gain and ambient are all non-negative.)
+        sigma = cv2.sqrt(cv2.addWeighted(frame, shot, frame, 0.0, read_var))
         raw = np.frombuffer(noise_rng.bytes(n_bytes), np.uint8).reshape(height, width, 3)
         frame = cv2.add(frame, cv2.multiply(cv2.LUT(raw, _GAUSS_LUT), sigma))
         out = cv2.convertScaleAbs(cv2.max(frame, 0.0))  # rounds and saturates at 255
@@ -1088,6 +1089,7 @@ def _temp_path(final: Path) -> Path:
         prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent
     )
     os.close(fd)
+    os.chmod(name, 0o644)  # mkstemp's 0600 would make shared datasets unreadable to others
     return Path(name)
 
 

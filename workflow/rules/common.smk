@@ -1,5 +1,6 @@
 # Input functions, dataset enumeration and config validation shared by all rules.
 import os
+import shlex
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -123,4 +124,7 @@ def figure_files():
 
 
 def all_targets():
-    return [f"{RESULTS}/reports/summary.csv", *figure_files()]
+    targets = [f"{RESULTS}/reports/summary.csv", *figure_files()]
+    if config["reference"]["sample"]:
+        targets.append(f"{RESULTS}/reference/reference_table.csv")
+    return targets

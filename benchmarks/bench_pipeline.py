@@ -1,0 +1,180 @@
+"""End-to-end wall time of one video through every inference stage, CLI vs in-process.
+
+One seeded synthetic clip (``write_clip``, default 60 s 640x480 30 fps, task hr) goes through
+prepare -> infer-can -> corruption -> denoise -> evaluate twice:
+
+* ``cli``: each stage as its own ``distraction <stage> ...`` process with the arguments the
+  Snakemake rules pass at the config defaults (workflow/rules/*.smk, config.yaml), so every
+  stage pays Python + library import (and TensorFlow start and model load) once;
+* ``in-process``: the same stage functions called one after another in this process (imports
+  counted once, as ``imports``; models loaded by each stage as the CLI does).
+
+Models: ``src/distraction/weights/hr_can.keras`` / ``hr_lstm.keras`` when present, otherwise
+random-init ``build_can("hr")`` / ``build_lstm("hr")`` saved into the scratch folder.
+
+    python benchmarks/bench_pipeline.py --cache /tmp/distraction-bench --json pipeline.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import REPO, load_average, print_table, render_clip, write_json
+
+# Config defaults (config.yaml / workflow/schemas/config.schema.yaml) for task hr.
+BATCH = 256
+BAND = "0.7,2.5"
+LAMBDA = 50
+WINDOW_S = 30
+METHODS = "can,denoised,green,ica,chrom,pos"
+
+
+def models(scratch: Path) -> tuple[Path, Path, str]:
+    weights = REPO / "src" / "distraction" / "weights"
+    can, lstm = weights / "hr_can.keras", weights / "hr_lstm.keras"
+    if can.is_file() and lstm.is_file():
+        return can, lstm, "shipped weights"
+    from distraction.models import build_can, build_lstm, save_model
+
+    can, lstm = scratch / "hr_can.keras", scratch / "hr_lstm.keras"
+    save_model(build_can("hr"), can)
+    save_model(build_lstm("hr"), lstm)
+    return can, lstm, "random init (no shipped weights)"
+
+
+def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> list:
+    exe = shutil.which("distraction", path=str(Path(sys.executable).parent)) or "distraction"
+    s = str(store)
+    return [
+        ("prepare", [exe, "prepare", "--format", "generic", "--root", str(root), "--dataset",
+                     "bench", "--recording", "s00/clean", "--store", s, "--crop", "centre",
+                     "--chunk-frames", "256"]),
+        ("infer-can", [exe, "infer-can", "--store", s, "--task", "hr", "--model", str(can),
+                       "--batch-size", str(BATCH)]),
+        ("corruption", [exe, "corruption", "--store", s, "--task", "hr", "--inverse-mask",
+                        "binary", "--threshold", "0.1", "--band", BAND, "--detrend-lambda",
+                        str(LAMBDA), "--fs-out", "30"]),
+        ("denoise", [exe, "denoise", "--store", s, "--task", "hr", "--model", str(lstm),
+                     "--window", "60", "--stride", "30", "--overlap", "taper", "--batch-size",
+                     str(BATCH)]),
+        ("evaluate", [exe, "evaluate", "--store", s, "--task", "hr", "--output", str(csv),
+                      "--band", BAND, "--detrend-lambda", str(LAMBDA), "--window-s",
+                      str(WINDOW_S), "--methods", METHODS, "--seed", "0"]),
+    ]
+
+
+def run_cli(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> dict[str, float]:
+    shutil.rmtree(store, ignore_errors=True)
+    times = {}
+    for name, cmd in cli_commands(root, store, can, lstm, csv):
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        times[name] = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return times
+
+
+def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> dict:
+    shutil.rmtree(store, ignore_errors=True)
+    times = {}
+    started = time.perf_counter()
+    from distraction import stages
+    from distraction.datasets import get_loader
+    from distraction.models import configure_devices
+    from distraction.prepare import prepare_recording
+    from distraction.report import write_csv
+
+    configure_devices(seed=None, deterministic=True)
+    times["imports"] = time.perf_counter() - started
+    settings = stages.task_settings(
+        "hr", band=tuple(float(v) for v in BAND.split(",")), detrend_lambda=LAMBDA,
+        window_s=WINDOW_S,
+    )
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        fn()
+        times[name] = time.perf_counter() - t0
+
+    def prep():
+        loader = get_loader("generic", "bench", root)
+        rec = next(r for r in loader.list_recordings() if r.recording_id == "s00/clean")
+        prepare_recording(loader, rec, store, crop="centre", chunk_frames=256)
+
+    timed("prepare", prep)
+    timed("infer-can", lambda: stages.infer_can(store, can, "hr", batch_size=BATCH))
+    timed("corruption", lambda: stages.estimate_corruption(
+        store, "hr", settings, inverse_mode="binary", threshold=0.1, fs_out=30.0))
+    timed("denoise", lambda: stages.denoise(
+        store, "hr", lstm, window=60, stride=30, overlap="taper", batch_size=BATCH))
+    timed("evaluate", lambda: write_csv(
+        stages.evaluate(store, "hr", settings, METHODS.split(","), seed=0), csv))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="keep the rendered clip here (default: temp)")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each mode (best kept)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
+    try:
+        cache = args.cache or scratch / "cache"
+        root = render_clip(cache, args.seconds, args.width, args.height, args.fps)
+        can, lstm, origin = models(scratch)
+        frames = round(args.seconds * args.fps)
+        csv = scratch / "eval.csv"
+        cli_runs = [run_cli(root, scratch / "cli.zarr", can, lstm, csv)
+                    for _ in range(args.repeats)]
+        cli = min(cli_runs, key=lambda t: sum(t.values()))
+        proc_runs = [run_in_process(root, scratch / "proc.zarr", can, lstm, csv)
+                     for _ in range(args.repeats)]
+        # Imports happen once per process; later in-process runs find them cached.
+        proc = dict(proc_runs[0])
+        if len(proc_runs) > 1:
+            best = min(proc_runs[1:], key=lambda t: sum(v for k, v in t.items() if k != "imports"))
+            proc.update({k: v for k, v in best.items() if k != "imports"})
+        rows = []
+        for name in ["imports", "prepare", "infer-can", "corruption", "denoise", "evaluate"]:
+            c, p = cli.get(name), proc.get(name)
+            rows.append({
+                "stage": name,
+                "cli_s": "" if c is None else c,
+                "in_process_s": p,
+                "cli_frames_per_s": "" if c is None else frames / c,
+                "in_process_frames_per_s": frames / p if name != "imports" else "",
+                "process_overhead_s": "" if c is None else c - p,
+            })
+        total_cli, total_proc = sum(cli.values()), sum(proc.values())
+        rows.append({"stage": "total", "cli_s": total_cli, "in_process_s": total_proc,
+                     "cli_frames_per_s": frames / total_cli,
+                     "in_process_frames_per_s": frames / total_proc,
+                     "process_overhead_s": total_cli - total_proc})
+        print(f"# {args.seconds:g} s {args.width}x{args.height} {args.fps:g} fps clip "
+              f"({frames} frames), task hr, models: {origin}, best of {args.repeats}, "
+              f"load {load_average()}")
+        print_table(rows, ["stage", "cli_s", "in_process_s", "cli_frames_per_s",
+                           "in_process_frames_per_s", "process_overhead_s"])
+        print("target: total <= 10 s")
+        write_json(args.json, {"benchmark": "pipeline", "frames": frames, "models": origin,
+                               "cli": cli, "in_process": proc, "cli_runs": cli_runs,
+                               "in_process_runs": proc_runs})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

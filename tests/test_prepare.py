@@ -1,0 +1,92 @@
+"""Preparation of a synthetic clip: the pulse must be physically present in the stored pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from distraction.datasets import get_loader
+from distraction.metrics import periodogram_rate
+from distraction.prepare import prepare_recording
+from distraction.store import open_group
+from distraction.synth import write_clip
+
+
+@pytest.fixture(scope="module")
+def clean_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("generic")
+    (root / "s03").mkdir()
+    write_clip(
+        root / "s03" / "clean.avi",
+        root / "s03" / "clean.csv",
+        subject_index=3,
+        condition="clean",
+        duration_s=30.0,
+        width=160,
+        height=120,
+        seed=7,
+    )
+    loader = get_loader("generic", "demo", root)
+    (recording,) = loader.list_recordings()
+    store = root / "store.zarr"
+    prepare_recording(loader, recording, store, chunk_frames=64)
+    return root, store
+
+
+def test_prepared_store_layout(clean_clip: tuple[Path, Path]) -> None:
+    _, store = clean_clip
+    ds = open_group(store, "prepared")
+    n = ds.sizes["time"]
+    assert n == 30 * 30 - 1  # frame differences need a following frame
+    assert ds["motion"].shape == (n, 36, 36, 3) and ds["appearance"].shape == (n, 36, 36, 3)
+    assert ds["frames"].shape == (n, 34, 34, 3)
+    assert ds["motion"].encoding["chunks"][0] == 64
+    assert ds.attrs["fps"] == 30.0 and ds.attrs["recording"] == "s03/clean"
+    assert ds.attrs["crop_box_xy_side"] == [20, 0, 120]  # centre square of 160x120
+    # Standardised inputs: unit std for motion, zero mean / unit std for appearance.
+    assert float(ds["motion"].std()) == pytest.approx(1.0, rel=1e-3)
+    assert float(ds["appearance"].mean()) == pytest.approx(0.0, abs=1e-3)
+    assert float(ds["appearance"].std()) == pytest.approx(1.0, rel=1e-3)
+    assert set(ds.attrs["ground_truth"]) == {"ppg", "resp", "hr", "br"}
+
+
+def test_motion_input_is_the_normalised_difference_of_frames(clean_clip: tuple[Path, Path]) -> None:
+    root, store = clean_clip
+    ds = open_group(store, "prepared")
+    # Recompute frame differences independently from the video file for frames 10 and 11.
+    capture = cv2.VideoCapture(str(root / "s03" / "clean.avi"))
+    frames = []
+    for _ in range(12):
+        ok, bgr = capture.read()
+        assert ok
+        frames.append(bgr[:, 20:140, ::-1].astype(np.float32))  # centre square, RGB
+    capture.release()
+    small = [cv2.resize(f, (36, 36), interpolation=cv2.INTER_AREA) for f in frames[10:12]]
+    expected = (small[1] - small[0]) / (small[1] + small[0] + 1e-6)
+    scale = float(ds["motion"].attrs["scale_divided_by"])
+    np.testing.assert_allclose(ds["motion"][10].values * scale, expected, atol=1e-4)
+
+
+def test_pulse_is_in_the_skin_pixels_of_the_store(clean_clip: tuple[Path, Path]) -> None:
+    root, store = clean_clip
+    ds = open_group(store, "prepared")
+    skin = cv2.imread(str(root / "s03" / "clean.skin.png"), cv2.IMREAD_GRAYSCALE) > 0
+    x0, y0, side = ds.attrs["crop_box_xy_side"]
+    skin34 = (
+        cv2.resize(
+            skin[y0 : y0 + side, x0 : x0 + side].astype(np.float32),
+            (34, 34),
+            interpolation=cv2.INTER_AREA,
+        )
+        > 0.99
+    )
+    green = ds["frames"].values[..., 1][:, skin34].mean(axis=1)
+    truth = pd.read_csv(root / "s03" / "clean.csv")
+    estimated = periodogram_rate(green - green.mean(), 30.0, (0.7, 3.0))
+    assert abs(estimated - truth["hr"].mean()) <= 2.0
+    # The resampled ground truth in the store agrees with the CSV.
+    np.testing.assert_allclose(np.nanmean(ds["hr"].values), truth["hr"].mean(), atol=1.0)

@@ -1,0 +1,137 @@
+"""End-to-end: the Snakemake workflow on a tiny synthetic dataset, and incremental reruns."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from distraction.report import WINDOW_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_config(tmp: Path, **overrides: object) -> Path:
+    text = (REPO / "tests" / "data" / "tiny_config.yaml").read_text()
+    config = yaml.safe_load(text.replace("RESULTS", str(tmp / "results")))
+    for dotted, value in overrides.items():
+        node = config
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(tmp: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    # The rules call the `distraction` console script of this interpreter's environment.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp)
+    if result.returncode != 0:
+        logs = "\n".join(p.read_text()[-2000:] for p in (tmp / "results" / "logs").rglob("*.log"))
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stderr[-5000:]}\n{logs}")
+    return result
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Job counts from the 'Job stats' table of a dry run."""
+    counts: dict[str, int] = {}
+    table = dry_run_output.split("Job stats:")[-1]
+    for line in table.splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("workflow")
+    config = write_config(tmp)
+    snakemake(tmp, config)
+    return tmp
+
+
+def test_outputs_of_a_full_run(workflow_run: Path) -> None:
+    results = workflow_run / "results"
+    windows = pd.read_csv(results / "reports" / "windows.csv")
+    assert list(windows.columns) == WINDOW_COLUMNS
+    # 3 training clips of 25 s and 1 test clip of 35 s: one 30-s window only for the test clip.
+    assert set(windows["video"]) == {"s50/flicker"}
+    assert set(windows["method"]) == {"can", "denoised", "green", "ica", "chrom", "pos"}
+    assert windows["true_rate"].between(40, 140).all()
+    summary = pd.read_csv(results / "reports" / "summary.csv")
+    assert set(summary["method"]) == set(windows["method"])
+    assert (summary["windows"] == 1).all()
+    store = results / "te" / "stores" / "s50" / "flicker.zarr"
+    for group in ("prepared", "can_hr", "corruption_hr", "denoised_hr"):
+        ds = xr.open_zarr(store / group, consolidated=False)
+        assert ds.attrs["fps"] == 30.0 if group != "denoised_hr" else ds.attrs["fs_out"] == 30.0
+    can = xr.open_zarr(store / "can_hr", consolidated=False)
+    assert can["attention_mask"].shape[1:] == (34, 34)
+    assert can["attention_mask2"].shape[1:] == (15, 15)
+    # Masks are chunked along time.
+    assert can["attention_mask"].encoding["chunks"][1:] == (34, 34)
+    for name in ("can.keras", "can.json", "can_curves.csv", "can_curves.png", "lstm.keras"):
+        assert (results / "training" / "hr" / name).exists()
+    figures = results / "reports" / "figures"
+    assert (figures / "te" / "s50" / "flicker.hr.masks.png").stat().st_size > 1000
+    # No temporary folders or files are left behind anywhere.
+    assert not [p for p in results.rglob("*.tmp")]
+
+
+def test_nothing_to_do_after_a_run(workflow_run: Path) -> None:
+    config = workflow_run / "config.yaml"
+    result = snakemake(workflow_run, config, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_adding_a_video_runs_only_its_jobs(workflow_run: Path, tmp_path: Path) -> None:
+    shutil.copy(workflow_run / "config.yaml", tmp_path / "unused.yaml")
+    config = write_config(workflow_run, te__synth__subjects=2)
+    jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
+    per_video = {"synth_video", "prepare", "infer_can", "corruption", "denoise", "evaluate"}
+    assert jobs == {**dict.fromkeys(per_video, 1), "aggregate": 1, "all": 1}
+
+
+def test_changing_an_evaluation_setting_reruns_only_evaluation(workflow_run: Path) -> None:
+    config = write_config(workflow_run, evaluation={"hr_window_s": 20})
+    jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
+    # Every video is re-evaluated (4 clips are now long enough for a 20-s window), nothing upstream.
+    assert jobs == {"evaluate": 4, "aggregate": 1, "all": 1}
+
+
+def test_unchanged_model_weights_do_not_trigger_inference(workflow_run: Path) -> None:
+    config = write_config(workflow_run)
+    model = workflow_run / "results" / "training" / "hr" / "can.keras"
+    stat = model.stat()
+    os.utime(model, (stat.st_atime + 100, stat.st_mtime + 100))
+    jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
+    assert "infer_can" not in jobs
