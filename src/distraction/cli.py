@@ -456,6 +456,80 @@ def run_reference(args: argparse.Namespace) -> str:
     return f"reference {args.sample}: {lines}"
 
 
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="check the config and every dataset it names")
+    p.add_argument("--format", help="dataset format (instead of --config)")
+    p.add_argument("--root", type=Path, help="dataset root (instead of --config)")
+    p.add_argument("--dataset", default="dataset")
+    p.add_argument(
+        "--min-duration",
+        type=float,
+        default=None,
+        help="shortest usable video in seconds (default: the evaluation window)",
+    )
+    p.add_argument("--output", type=Path, help="CSV of every recording's problems")
+
+
+@command("validate", "check a config and whole datasets up front; report every problem at once")(
+    _validate_args
+)
+def run_validate(args: argparse.Namespace) -> str:
+    import pandas as pd
+
+    from distraction.config import load_config
+    from distraction.datasets import get_loader
+    from distraction.report import write_csv
+    from distraction.validation import check_recording
+
+    if args.config is not None:
+        config = load_config(args.config)
+        task_windows = {
+            "hr": [config["evaluation"]["hr_window_s"]],
+            "br": [config["evaluation"]["br_window_s"]],
+        }
+        windows = task_windows.get(config["task"], task_windows["hr"] + task_windows["br"])
+        datasets = [
+            (name, spec["format"], Path(spec["root"]))
+            for name, spec in config["datasets"].items()
+            if spec["format"] != "synth"
+        ]
+        for name, _, root in datasets:
+            if not root.is_dir():
+                raise InputError(f"{root}: dataset root of '{name}' does not exist")
+        min_duration = args.min_duration if args.min_duration is not None else min(windows)
+    elif args.format and args.root:
+        datasets = [(args.dataset, args.format, args.root)]
+        min_duration = args.min_duration or 0.0
+    else:
+        raise InputError("validate: give --config, or --format and --root")
+    rows = []
+    checked = 0
+    for name, fmt, root in datasets:
+        loader = get_loader("generic" if fmt == "synth" else fmt, name, root)
+        for recording in loader.list_recordings():
+            checked += 1
+            for problem in check_recording(loader, recording, min_duration_s=min_duration):
+                print(problem, file=sys.stderr)
+                rows.append(
+                    {
+                        "dataset": name,
+                        "recording": recording.recording_id,
+                        "path": str(problem.path),
+                        "problem": problem.message,
+                    }
+                )
+    if args.output is not None:
+        write_csv(
+            pd.DataFrame(rows, columns=["dataset", "recording", "path", "problem"]), args.output
+        )
+    if rows:
+        bad = len({(r["dataset"], r["recording"]) for r in rows})
+        raise InputError(
+            f"validate: {len(rows)} problems in {bad} of {checked} recordings (listed above)"
+        )
+    return f"validate: {checked} recordings, no problems"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per registered stage."""
     parser = argparse.ArgumentParser(prog="distraction", description=__doc__)

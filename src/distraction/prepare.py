@@ -30,6 +30,12 @@ from distraction.preprocess import (
     resample_series,
 )
 from distraction.store import GroupWriter
+from distraction.validation import (
+    frame_rate_problems,
+    ground_truth_problems,
+    subject_problems,
+    timestamp_problems,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +105,8 @@ def prepare_recording(
     """
     started = time.perf_counter()
     fps = float(loader.frame_rate(recording))
-    if not np.isfinite(fps) or fps <= 0:
-        raise InputError(f"{recording.source}: unknown frame rate ({fps})")
+    for problem in frame_rate_problems(fps):
+        raise InputError(f"{recording.source}: {problem}")
     expected = loader.frame_count(recording)
     attrs: dict[str, Any] = {
         "fps": fps,
@@ -170,7 +176,17 @@ def prepare_recording(
             mininterval=5.0,
             leave=False,
         )
+        shape: tuple[int, ...] | None = None
+        decoded = 0
         for timestamp, frame in progress:
+            decoded += 1
+            if shape is None:
+                shape = frame.shape
+            elif frame.shape != shape:
+                raise InputError(
+                    f"{recording.source}: frame {decoded - 1} is "
+                    f"{frame.shape[1]}x{frame.shape[0]}, the first was {shape[1]}x{shape[0]}"
+                )
             if box is None:
                 box, crop_used = choose_crop(frame, crop)
                 writer.group.attrs.update(
@@ -193,9 +209,19 @@ def prepare_recording(
                     flush()
             previous = (float(timestamp), can_frame, small_frame)
         flush()
+        if previous is not None:
+            times.append(previous[0])  # only for the timestamp check below
+        problems = timestamp_problems(times, fps)
+        times = times[:-1]
         n = len(times)
-        if n < 1:
-            raise InputError(f"{recording.source}: fewer than 2 decodable frames")
+        if decoded < 2:
+            problems.append("video has fewer than 2 decodable frames")
+        elif expected and decoded < expected:
+            problems.append(
+                f"truncated or corrupted: {expected} frames announced, {decoded} decode"
+            )
+        for problem in problems:
+            raise InputError(f"{recording.source}: {problem}")
         # Second pass: standardise in place, one chunk at a time (DeepPhys: the motion
         # input is divided by its std, the appearance input is z-scored).
         motion_std = motion_moments.std or 1.0
@@ -212,6 +238,11 @@ def prepare_recording(
         ground_truth = loader.read_ground_truth(recording)
         present: list[str] = []
         if ground_truth is not None:
+            problems = ground_truth_problems(ground_truth, decoded / fps) + subject_problems(
+                recording
+            )
+            for problem in problems:
+                raise InputError(f"{ground_truth.source}: {problem}")
             for name in GROUND_TRUTH_FIELDS:
                 values = getattr(ground_truth, name)
                 if values is None:

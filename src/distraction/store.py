@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -163,4 +164,7 @@ def open_group(store: Path, name: str) -> xr.Dataset:
     path = Path(store) / name
     if not (path / "zarr.json").exists():
         raise InputError(f"{store}: no '{name}' group in this store (run the earlier stage first)")
-    return xr.open_zarr(str(path), consolidated=False, zarr_format=3)
+    with warnings.catch_warnings():
+        # Snakemake marks directory outputs with a .snakemake_timestamp file.
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        return xr.open_zarr(str(path), consolidated=False, zarr_format=3)

@@ -1,0 +1,172 @@
+"""Checks of recordings and their ground truth, shared by ``prepare`` and ``validate``.
+
+The pure ``*_problems`` functions return human-readable problems (empty when fine);
+:func:`check_recording` runs them all on one recording of a dataset, so a whole
+dataset can be checked up front and every problem reported at once.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from distraction.datasets import DatasetLoader, GroundTruth, Recording
+from distraction.errors import InputError
+
+# A frame interval further than this fraction from the nominal one counts as irregular.
+INTERVAL_TOLERANCE = 0.25
+# Share of irregular intervals above which the frame rate is called variable.
+IRREGULAR_SHARE = 0.01
+# Ground truth may miss this much at either end of the video (sensor start-up).
+COVERAGE_SLACK_S = 1.0
+# Longer ground truth than this share of the video suggests a wrong file or rate.
+EXCESS_SHARE = 0.10
+# NaN share of a ground-truth series above which it is rejected rather than bridged.
+MAX_NAN_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with one file."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def frame_rate_problems(fps: float) -> list[str]:
+    """A usable nominal frame rate is finite and positive (1–1000 fps)."""
+    if not np.isfinite(fps) or fps <= 0:
+        return [f"unknown frame rate ({fps})"]
+    if not 1.0 <= fps <= 1000.0:
+        return [f"implausible frame rate {fps:g} fps"]
+    return []
+
+
+def timestamp_problems(timestamps: npt.ArrayLike, fps: float) -> list[str]:
+    """Frame times must increase, at the nominal rate (a variable rate is reported)."""
+    times = np.asarray(timestamps, dtype=np.float64)
+    if times.size < 2:
+        return []
+    intervals = np.diff(times)
+    if np.any(intervals <= 0):
+        return [f"frame timestamps do not increase (at frame {int(np.argmax(intervals <= 0)) + 1})"]
+    nominal = 1.0 / fps
+    irregular = np.abs(intervals - nominal) > INTERVAL_TOLERANCE * nominal
+    if irregular.mean() > IRREGULAR_SHARE:
+        return [
+            f"variable frame rate: frame intervals {1000 * intervals.min():.1f}–"
+            f"{1000 * intervals.max():.1f} ms around a nominal {1000 * nominal:.1f} ms "
+            f"({100 * irregular.mean():.0f} % irregular)"
+        ]
+    return []
+
+
+def length_problems(frames: int, fps: float, min_duration_s: float) -> list[str]:
+    """Enough frames for at least one evaluation window."""
+    if frames == 0:
+        return ["video has zero frames"]
+    duration = frames / fps
+    if duration < min_duration_s:
+        return [
+            f"only {frames} frames ({duration:.1f} s), shorter than one evaluation window "
+            f"({min_duration_s:g} s)"
+        ]
+    return []
+
+
+def ground_truth_problems(ground_truth: GroundTruth, video_duration_s: float) -> list[str]:
+    """Ground truth must cover the video, not run far past it, and be mostly finite."""
+    problems: list[str] = []
+    time = np.asarray(ground_truth.time, dtype=np.float64)
+    if time.size < 2 or not np.all(np.diff(time) > 0):
+        return ["ground-truth time axis is not strictly increasing"]
+    start, end = float(time[0]), float(time[-1])
+    if start > COVERAGE_SLACK_S or end < video_duration_s - COVERAGE_SLACK_S:
+        problems.append(
+            f"ground truth covers {start:.1f}–{end:.1f} s of a {video_duration_s:.1f} s video"
+        )
+    elif end - video_duration_s > EXCESS_SHARE * video_duration_s + COVERAGE_SLACK_S:
+        problems.append(
+            f"ground truth lasts {end:.1f} s but the video only {video_duration_s:.1f} s "
+            "(wrong file or wrong sampling rate?)"
+        )
+    for name in ("ppg", "resp", "hr", "br"):
+        values = getattr(ground_truth, name)
+        if values is None:
+            continue
+        nan_share = float(np.mean(~np.isfinite(np.asarray(values, dtype=np.float64))))
+        if nan_share > MAX_NAN_SHARE:
+            problems.append(
+                f"ground truth '{name}' is {100 * nan_share:.0f} % NaN "
+                f"(at most {100 * MAX_NAN_SHARE:.0f} % is bridged by interpolation)"
+            )
+    return problems
+
+
+def subject_problems(recording: Recording) -> list[str]:
+    """A ``subject`` column in a generic ground-truth CSV must name the recording's subject."""
+    path = recording.ground_truth
+    if path is None or path.suffix.lower() != ".csv" or not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip().lower() for f in reader.fieldnames or []]
+        if "subject" not in fields:
+            return []
+        key = (reader.fieldnames or [])[fields.index("subject")]
+        subjects = {row[key].strip() for row in reader if row.get(key)}
+    if subjects and subjects != {recording.subject}:
+        return [
+            f"ground truth is for subject {', '.join(sorted(subjects))}, not {recording.subject}"
+        ]
+    return []
+
+
+def check_recording(
+    loader: DatasetLoader, recording: Recording, *, min_duration_s: float = 0.0
+) -> list[Problem]:
+    """Every problem of one recording (decodes all its frames)."""
+    source = recording.source
+
+    def at(path: Path | None, messages: list[str]) -> list[Problem]:
+        return [Problem(path or source, m) for m in messages]
+
+    try:
+        fps = float(loader.frame_rate(recording))
+    except InputError as exc:
+        return [Problem(source, str(exc).removeprefix(f"{source}: "))]
+    problems = at(source, frame_rate_problems(fps))
+    if problems:
+        return problems
+    timestamps: list[float] = []
+    try:
+        announced = loader.frame_count(recording)
+        for timestamp, _ in loader.iter_frames(recording):
+            timestamps.append(timestamp)
+    except InputError as exc:
+        problems.append(Problem(source, str(exc).removeprefix(f"{source}: ")))
+        return problems
+    if len(timestamps) < announced:
+        problems += at(
+            source,
+            [f"truncated or corrupted: {announced} frames announced, {len(timestamps)} decode"],
+        )
+    problems += at(source, timestamp_problems(timestamps, fps))
+    problems += at(source, length_problems(len(timestamps), fps, min_duration_s))
+    try:
+        ground_truth = loader.read_ground_truth(recording)
+    except InputError as exc:
+        problems.append(Problem(recording.ground_truth or source, str(exc).split(": ", 1)[-1]))
+        return problems
+    if ground_truth is not None:
+        duration = len(timestamps) / fps
+        problems += at(ground_truth.source, ground_truth_problems(ground_truth, duration))
+        problems += at(ground_truth.source, subject_problems(recording))
+    return problems
