@@ -6,8 +6,9 @@ prepare -> infer-can -> corruption -> denoise -> evaluate twice:
 * ``cli``: each stage as its own ``distraction <stage> ...`` process with the arguments the
   Snakemake rules pass at the config defaults (workflow/rules/*.smk, config.yaml), so every
   stage pays Python + library import (and TensorFlow start and model load) once;
-* ``in-process``: the same stage functions called one after another in this process (imports
-  counted once, as ``imports``; models loaded by each stage as the CLI does).
+* ``in-process``: the same stage functions called one after another in one fresh Python
+  process (imports, incl. TensorFlow, counted once as ``imports``; each stage loads its model
+  as the CLI does). The difference is the per-stage process start-up cost.
 
 Models: ``src/distraction/weights/hr_can.keras`` / ``hr_lstm.keras`` when present, otherwise
 random-init ``build_can("hr")`` / ``build_lstm("hr")`` saved into the scratch folder.
@@ -18,6 +19,7 @@ random-init ``build_can("hr")`` / ``build_lstm("hr")`` saved into the scratch fo
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -48,10 +50,16 @@ def models(scratch: Path) -> tuple[Path, Path, str]:
     return can, lstm, "random init (no shipped weights)"
 
 
+def _supports(exe: str, sub: str, flag: str) -> bool:
+    """Whether this checkout's ``distraction <sub>`` has ``flag`` (the CLI is evolving)."""
+    out = subprocess.run([exe, sub, "--help"], capture_output=True, text=True).stdout
+    return flag in out
+
+
 def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> list:
     exe = shutil.which("distraction", path=str(Path(sys.executable).parent)) or "distraction"
     s = str(store)
-    return [
+    commands = [
         ("prepare", [exe, "prepare", "--format", "generic", "--root", str(root), "--dataset",
                      "bench", "--recording", "s00/clean", "--store", s, "--crop", "centre",
                      "--chunk-frames", "256"]),
@@ -67,12 +75,19 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
                       "--band", BAND, "--detrend-lambda", str(LAMBDA), "--window-s",
                       str(WINDOW_S), "--methods", METHODS, "--seed", "0"]),
     ]
+    # Flags the Snakemake rules pass in newer checkouts.
+    for name, cmd in commands:
+        if _supports(exe, cmd[1], "--record-failures"):
+            cmd.append("--record-failures")
+        if name == "evaluate" and _supports(exe, "evaluate", "--status"):
+            cmd += ["--status", str(csv.with_name("status.csv"))]
+    return commands
 
 
-def run_cli(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> dict[str, float]:
+def run_cli(commands: list, store: Path) -> dict[str, float]:
     shutil.rmtree(store, ignore_errors=True)
     times = {}
-    for name, cmd in cli_commands(root, store, can, lstm, csv):
+    for name, cmd in commands:
         started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         times[name] = time.perf_counter() - started
@@ -114,8 +129,11 @@ def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) ->
         store, "hr", settings, inverse_mode="binary", threshold=0.1, fs_out=30.0))
     timed("denoise", lambda: stages.denoise(
         store, "hr", lstm, window=60, stride=30, overlap="taper", batch_size=BATCH))
-    timed("evaluate", lambda: write_csv(
-        stages.evaluate(store, "hr", settings, METHODS.split(","), seed=0), csv))
+    def evaluate():
+        result = stages.evaluate(store, "hr", settings, METHODS.split(","), seed=0)
+        write_csv(result[0] if isinstance(result, tuple) else result, csv)
+
+    timed("evaluate", evaluate)
     return times
 
 
@@ -128,7 +146,11 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--repeats", type=int, default=1, help="runs of each mode (best kept)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", nargs=5, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:  # one in-process run in a fresh interpreter, so imports are counted
+        print(json.dumps(run_in_process(*args.child)))
+        return
 
     scratch = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
     try:
@@ -137,16 +159,18 @@ def main() -> None:
         can, lstm, origin = models(scratch)
         frames = round(args.seconds * args.fps)
         csv = scratch / "eval.csv"
-        cli_runs = [run_cli(root, scratch / "cli.zarr", can, lstm, csv)
-                    for _ in range(args.repeats)]
+        commands = cli_commands(root, scratch / "cli.zarr", can, lstm, csv)
+        cli_runs = [run_cli(commands, scratch / "cli.zarr") for _ in range(args.repeats)]
         cli = min(cli_runs, key=lambda t: sum(t.values()))
-        proc_runs = [run_in_process(root, scratch / "proc.zarr", can, lstm, csv)
-                     for _ in range(args.repeats)]
-        # Imports happen once per process; later in-process runs find them cached.
-        proc = dict(proc_runs[0])
-        if len(proc_runs) > 1:
-            best = min(proc_runs[1:], key=lambda t: sum(v for k, v in t.items() if k != "imports"))
-            proc.update({k: v for k, v in best.items() if k != "imports"})
+        child = [sys.executable, __file__, "--child", str(root), str(scratch / "proc.zarr"),
+                 str(can), str(lstm), str(csv)]
+        proc_runs = []
+        for _ in range(args.repeats):
+            out = subprocess.run(child, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(f"in-process run failed:\n{out.stderr[-3000:]}")
+            proc_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        proc = min(proc_runs, key=lambda t: sum(t.values()))
         rows = []
         for name in ["imports", "prepare", "infer-can", "corruption", "denoise", "evaluate"]:
             c, p = cli.get(name), proc.get(name)
@@ -170,6 +194,7 @@ def main() -> None:
                            "in_process_frames_per_s", "process_overhead_s"])
         print("target: total <= 10 s")
         write_json(args.json, {"benchmark": "pipeline", "frames": frames, "models": origin,
+                               "commands": [" ".join(c) for _, c in commands],
                                "cli": cli, "in_process": proc, "cli_runs": cli_runs,
                                "in_process_runs": proc_runs})
     finally:

@@ -128,6 +128,38 @@ def test_changing_an_evaluation_setting_reruns_only_evaluation(workflow_run: Pat
     assert jobs == {"evaluate": 4, "aggregate": 1, "all": 1}
 
 
+def test_bad_videos_are_reported_and_videos_without_truth_are_evaluated(workflow_run: Path) -> None:
+    root = workflow_run / "own videos"
+    (root / "s01").mkdir(parents=True)
+    (root / "s02").mkdir()
+    # A recording without ground truth: the test clip's video alone.
+    shutil.copy(
+        workflow_run / "results" / "te" / "videos" / "s50" / "flicker.avi",
+        root / "s01" / "rest.avi",
+    )
+    (root / "s02" / "broken.avi").write_bytes(b"this is not a video" * 200)
+    config = write_config(
+        workflow_run,
+        datasets={
+            **yaml.safe_load((workflow_run / "config.yaml").read_text())["datasets"],
+            "own": {"format": "generic", "root": str(root)},
+        },
+    )
+    snakemake(workflow_run, config)
+    reports = workflow_run / "results" / "reports"
+    failures = pd.read_csv(reports / "failures.csv")
+    broken = failures[failures["video"] == "s02/broken"].iloc[0]
+    assert broken["status"] == "failed" and broken["stage"] == "prepare"
+    assert str(root / "s02" / "broken.avi") in broken["reason"]
+    windows = pd.read_csv(reports / "windows.csv")
+    own = windows[windows["dataset"] == "own"]
+    assert set(own["video"]) == {"s01/rest"}
+    assert own["est_rate"].notna().all()
+    assert own[["true_rate", "snr_db", "waveform_mae"]].isna().all().all()
+    # The other datasets' windows are still there.
+    assert "te" in set(windows["dataset"])
+
+
 def test_unchanged_model_weights_do_not_trigger_inference(workflow_run: Path) -> None:
     config = write_config(workflow_run)
     model = workflow_run / "results" / "training" / "hr" / "can.keras"

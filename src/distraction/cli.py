@@ -97,6 +97,7 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, required=True, help="the video's Zarr store")
     p.add_argument("--crop", choices=["centre", "face"], default="centre")
     p.add_argument("--chunk-frames", type=int, default=256)
+    _record_failures_arg(p)
 
 
 @command("prepare", "decode one video into its Zarr store (CAN inputs, frames, ground truth)")(
@@ -127,6 +128,15 @@ def _band(text: str) -> tuple[float, float]:
     return (low, high)
 
 
+def _record_failures_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--record-failures",
+        action="store_true",
+        help="on bad input, record the reason in the store (so later stages and the report "
+        "carry it) and exit 0 instead of failing",
+    )
+
+
 def _task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, required=True, help="the video's Zarr store")
     p.add_argument("--task", choices=["hr", "br"], required=True)
@@ -145,6 +155,7 @@ def _settings(args: argparse.Namespace):
 
 def _infer_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
+    _record_failures_arg(p)
     p.add_argument("--model", type=Path, required=True, help="CAN .keras file")
     p.add_argument("--batch-size", type=int, default=256)
 
@@ -161,6 +172,7 @@ def run_infer_can(args: argparse.Namespace) -> str:
 
 def _corruption_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
+    _record_failures_arg(p)
     p.add_argument("--inverse-mask", choices=["binary", "continuous"], default="binary")
     p.add_argument("--threshold", type=float, default=0.1)
     p.add_argument("--band", help="pass band in Hz, 'low,high' (task default if omitted)")
@@ -188,6 +200,7 @@ def run_corruption(args: argparse.Namespace) -> str:
 
 def _denoise_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
+    _record_failures_arg(p)
     p.add_argument("--model", type=Path, required=True, help="LSTM .keras file")
     p.add_argument("--window", type=int, default=60)
     p.add_argument("--stride", type=int, default=30)
@@ -216,6 +229,9 @@ def run_denoise(args: argparse.Namespace) -> str:
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
     p.add_argument("--output", type=Path, required=True, help="per-window CSV")
+    p.add_argument(
+        "--status", type=Path, help="one-row CSV: ok, skipped or failed, with the reason"
+    )
     p.add_argument("--band", help="pass band in Hz, 'low,high'")
     p.add_argument("--detrend-lambda", type=float)
     p.add_argument("--window-s", type=float, help="evaluation window in seconds")
@@ -225,20 +241,24 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 
 @command("evaluate", "per-window rates, SNR and waveform error of every method")(_evaluate_args)
 def run_evaluate(args: argparse.Namespace) -> str:
-    from distraction.report import write_csv
+    import pandas as pd
+
+    from distraction.report import FAILURE_COLUMNS, write_csv
     from distraction.stages import evaluate
 
-    table = evaluate(
+    table, status = evaluate(
         args.store, args.task, _settings(args), args.methods.split(","), seed=args.seed
     )
     write_csv(table, args.output)
-    return f"evaluate {args.store} ({args.task}): {len(table)} rows -> {args.output}"
+    if args.status is not None:
+        write_csv(pd.DataFrame([status], columns=FAILURE_COLUMNS), args.status)
+    return f"evaluate {args.store} ({args.task}): {len(table)} rows, {status['status']}"
 
 
 def _aggregate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inputs", type=Path, nargs="*", default=[], help="per-video evaluation CSVs")
     p.add_argument(
-        "--failures", type=Path, nargs="*", default=[], help="failure records of skipped videos"
+        "--statuses", type=Path, nargs="*", default=[], help="per-video status CSVs (from evaluate)"
     )
     p.add_argument("--outdir", type=Path, required=True)
 
@@ -247,7 +267,7 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
 def run_aggregate(args: argparse.Namespace) -> str:
     from distraction.report import aggregate
 
-    summary = aggregate(args.inputs, args.outdir, failures=args.failures)
+    summary = aggregate(args.inputs, args.outdir, statuses=args.statuses)
     return f"aggregate: {summary['videos']} videos, {summary['windows']} windows -> {args.outdir}"
 
 
@@ -530,6 +550,30 @@ def run_validate(args: argparse.Namespace) -> str:
     return f"validate: {checked} recordings, no problems"
 
 
+_OUTPUT_GROUP = {
+    "prepare": "prepared",
+    "infer-can": "can",
+    "corruption": "corruption",
+    "denoise": "denoised",
+}
+
+
+def _record_failure(args: argparse.Namespace, exc: InputError) -> None:
+    """Write the failure record in place of the stage's output group."""
+    from distraction.store import open_group, write_failed_group
+
+    group = _OUTPUT_GROUP[args.command]
+    if args.command == "prepare":
+        identity = {"dataset": args.dataset, "recording": args.recording}
+    else:
+        group = f"{group}_{args.task}"
+        attrs = open_group(args.store, "prepared").attrs
+        identity = {key: attrs[key] for key in ("dataset", "recording", "subject") if key in attrs}
+    write_failed_group(
+        args.store, group, {"failed": str(exc), "failed_stage": args.command, **identity}
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per registered stage."""
     parser = argparse.ArgumentParser(prog="distraction", description=__doc__)
@@ -555,6 +599,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         summary = args.run(args)
     except InputError as exc:
+        if getattr(args, "record_failures", False):
+            _record_failure(args, exc)
+            log.warning("%s FAILED, recorded in %s: %s", args.command, args.store, exc)
+            return 0
         # One line naming the file and the problem; no traceback for user errors.
         print(f"distraction {args.command}: error: {exc}", file=sys.stderr)
         return 2

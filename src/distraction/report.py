@@ -13,10 +13,13 @@ import pandas as pd
 
 from distraction.metrics import summarise
 
+# `task` is what is measured (hr or br); `recording_task` is the dataset's own task or
+# condition label of the recording (e.g. T1 in MMSE-HR, flicker in the synthetic data).
 WINDOW_COLUMNS = [
     "dataset",
     "video",
     "subject",
+    "recording_task",
     "task",
     "method",
     "window_start_s",
@@ -26,7 +29,16 @@ WINDOW_COLUMNS = [
     "snr_db",
     "waveform_mae",
 ]
-FAILURE_COLUMNS = ["dataset", "video", "stage", "reason"]
+FAILURE_COLUMNS = [
+    "dataset",
+    "video",
+    "subject",
+    "recording_task",
+    "task",
+    "status",
+    "stage",
+    "reason",
+]
 # Fixed float formatting so the same numbers always give byte-identical CSVs.
 FLOAT_FORMAT = "%.6f"
 
@@ -46,7 +58,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def read_windows(paths: Sequence[Path]) -> pd.DataFrame:
     """Concatenate per-video evaluation CSVs, in a stable order."""
-    frames = [pd.read_csv(p, dtype={"subject": str, "video": str, "dataset": str}) for p in paths]
+    text = {"subject": str, "video": str, "dataset": str, "recording_task": str}
+    frames = [pd.read_csv(p, dtype=text, keep_default_na=False, na_values=[""]) for p in paths]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=WINDOW_COLUMNS)
@@ -59,7 +72,7 @@ def read_windows(paths: Sequence[Path]) -> pd.DataFrame:
 def per_video(windows: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset × video × task × method: mean rates and errors over its windows."""
     table = windows.assign(abs_error=(windows["est_rate"] - windows["true_rate"]).abs())
-    keys = ["dataset", "video", "subject", "task", "method"]
+    keys = ["dataset", "video", "subject", "recording_task", "task", "method"]
     grouped = table.groupby(keys, sort=True, dropna=False)
     return grouped.agg(
         windows=("est_rate", "size"),
@@ -71,16 +84,29 @@ def per_video(windows: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
-def summary(windows: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset × task × method: MAE, RMSE, Pearson r, mean SNR, WMAE, windows."""
+SUMMARY_METRICS = [
+    "mae",
+    "rmse",
+    "pearson_r",
+    "snr_db",
+    "waveform_mae",
+    "windows",
+    "windows_with_truth",
+]
+
+
+def summary(
+    windows: pd.DataFrame, by: Sequence[str] = ("dataset", "task", "method")
+) -> pd.DataFrame:
+    """One row per group (default dataset × task × method): MAE, RMSE, Pearson r of the
+    rates, mean SNR, mean waveform MAE and the number of windows."""
+    keys = list(by)
     rows: list[dict[str, Any]] = []
-    for (dataset, task, method), group in windows.groupby(["dataset", "task", "method"], sort=True):
+    for values, group in windows.groupby(keys, sort=True):
         stats = summarise(group["true_rate"].to_numpy(float), group["est_rate"].to_numpy(float))
         rows.append(
             {
-                "dataset": dataset,
-                "task": task,
-                "method": method,
+                **dict(zip(keys, values, strict=True)),
                 "mae": stats["mae"],
                 "rmse": stats["rmse"],
                 "pearson_r": stats["pearson_r"],
@@ -90,33 +116,17 @@ def summary(windows: pd.DataFrame) -> pd.DataFrame:
                 "windows_with_truth": int(stats["n"]),
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "dataset",
-            "task",
-            "method",
-            "mae",
-            "rmse",
-            "pearson_r",
-            "snr_db",
-            "waveform_mae",
-            "windows",
-            "windows_with_truth",
-        ],
-    )
+    return pd.DataFrame(rows, columns=[*keys, *SUMMARY_METRICS])
 
 
 def read_failures(paths: Sequence[Path]) -> pd.DataFrame:
-    """Failure records (one-row CSVs written when a video's stage failed)."""
-    frames = [
-        pd.read_csv(p, dtype=str) for p in paths if Path(p).exists() and Path(p).stat().st_size
-    ]
+    """Videos that failed or were skipped, with the stage and reason, from status CSVs."""
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths]
     if not frames:
         return pd.DataFrame(columns=FAILURE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[FAILURE_COLUMNS].sort_values(
-        ["dataset", "video"], ignore_index=True
-    )
+    table = pd.concat(frames, ignore_index=True)[FAILURE_COLUMNS]
+    table = table[table["status"] != "ok"]
+    return table.sort_values(["dataset", "video", "task"], ignore_index=True)
 
 
 def plot_agreement(windows: pd.DataFrame, path: Path) -> None:
@@ -159,7 +169,7 @@ def _save_figure(fig: Any, path: Path) -> None:
 
 
 def aggregate(
-    inputs: Sequence[Path], outdir: Path, *, failures: Sequence[Path] = ()
+    inputs: Sequence[Path], outdir: Path, *, statuses: Sequence[Path] = ()
 ) -> dict[str, int]:
     """Build windows.csv, videos.csv, summary.csv, failures.csv and agreement plots per task."""
     outdir = Path(outdir)
@@ -167,7 +177,9 @@ def aggregate(
     write_csv(windows, outdir / "windows.csv")
     write_csv(per_video(windows), outdir / "videos.csv")
     write_csv(summary(windows), outdir / "summary.csv")
-    write_csv(read_failures(failures), outdir / "failures.csv")
+    by_condition = ("dataset", "recording_task", "task", "method")
+    write_csv(summary(windows, by=by_condition), outdir / "summary_by_recording_task.csv")
+    write_csv(read_failures(statuses), outdir / "failures.csv")
     for task in ("hr", "br"):
         plot_agreement(windows[windows["task"] == task], outdir / f"agreement_{task}.png")
     return {"videos": int(windows["video"].nunique()), "windows": len(windows)}

@@ -21,7 +21,7 @@ from distraction.errors import InputError
 from distraction.masks import attention_regions, corruption_traces, inverse_masks, region_traces
 from distraction.preprocess import resample_series
 from distraction.signals import condition_signal
-from distraction.store import GroupWriter, open_group
+from distraction.store import GroupWriter, open_group, upstream_failure, write_failed_group
 from distraction.windows import overlap_add, sliding_windows, window_starts
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,9 @@ def infer_can(
     """
     from distraction.models import load_model, predict_can
 
+    if failure := upstream_failure(store, "prepared"):
+        write_failed_group(store, f"can_{task}", failure)
+        return {"frames": 0, "failed": failure}
     prepared = open_group(store, "prepared")
     n = prepared.sizes["time"]
     chunk = int(prepared["motion"].encoding.get("chunks", (256,))[0])
@@ -173,6 +176,9 @@ def estimate_corruption(
     the CAN output, smoothness-priors detrending, z-scoring, band-pass, resampling,
     scaling to [-1, 1]) plus the ground truth resampled to ``fs_out``.
     """
+    if failure := upstream_failure(store, f"can_{task}"):
+        write_failed_group(store, f"corruption_{task}", failure)
+        return {"frames": 0, "samples_out": 0, "failed": failure}
     prepared = open_group(store, "prepared")
     can = open_group(store, f"can_{task}")
     n = prepared.sizes["time"]
@@ -279,6 +285,9 @@ def denoise(
     one continuous waveform by overlap-add; write ``denoised_<task>``."""
     from distraction.models import load_model
 
+    if failure := upstream_failure(store, f"corruption_{task}"):
+        write_failed_group(store, f"denoised_{task}", failure)
+        return {"windows": 0, "samples_out": 0, "failed": failure}
     corruption = open_group(store, f"corruption_{task}")
     features = np.column_stack(
         [corruption["traces_conditioned"].values, corruption["can_conditioned"].values]
@@ -358,13 +367,23 @@ def method_signals(
 
 def evaluate(
     store: Path, task: Task, settings: TaskSettings, methods: list[str], *, seed: int = 0
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Per-window rate, SNR and waveform error of every method for one video.
 
     Without ground truth the estimated rates are still reported; the error columns
-    stay empty.
+    stay empty. Also returns the video's status row (ok, skipped or failed, with the
+    reason) for the failures report.
     """
-    prepared = open_group(store, "prepared")
+    identity = video_identity(store)
+    if failure := upstream_failure(store, f"denoised_{task}"):
+        status = {
+            **identity,
+            "task": task,
+            "status": "failed",
+            "stage": failure.get("failed_stage", ""),
+            "reason": failure["failed"],
+        }
+        return _window_frame([], identity, task), status
     corruption = open_group(store, f"corruption_{task}")
     fs_out = float(corruption.attrs["fs_out"])
     truth_wave = corruption.get(f"truth_{settings.waveform}")
@@ -386,13 +405,37 @@ def evaluate(
             tolerance_hz=settings.tolerance_hz,
         ):
             rows.append({"method": method, **row})
-    frame = pd.DataFrame(
-        rows,
-        columns=["method", "start_s", "end_s", "true_rate", "est_rate", "snr_db", "waveform_mae"],
-    )
+    frame = _window_frame(rows, identity, task)
+    status = {**identity, "task": task, "status": "ok", "stage": "", "reason": ""}
+    if frame.empty:
+        duration = corruption.sizes["time_out"] / fs_out
+        status.update(
+            status="skipped",
+            stage="evaluate",
+            reason=f"{duration:.1f} s is shorter than one {settings.window_s:g}-s window",
+        )
+    elif wave is None and rates is None:
+        status["reason"] = "no ground truth: rates estimated, errors left empty"
+    return frame, status
+
+
+def video_identity(store: Path) -> dict[str, str]:
+    """Dataset, recording and subject of a store (from its prepared group or failure record)."""
+    attrs = open_group(store, "prepared").attrs
+    return {
+        "dataset": str(attrs.get("dataset", "")),
+        "video": str(attrs.get("recording", store.name)),
+        "subject": str(attrs.get("subject", "")),
+        "recording_task": str(attrs.get("task", "")),
+    }
+
+
+def _window_frame(rows: list[dict[str, Any]], identity: dict[str, str], task: str) -> pd.DataFrame:
+    columns = ["method", "start_s", "end_s", "true_rate", "est_rate", "snr_db", "waveform_mae"]
+    frame = pd.DataFrame(rows, columns=columns)
     frame.insert(0, "task", task)
-    frame.insert(0, "subject", prepared.attrs.get("subject", ""))
-    frame.insert(0, "video", prepared.attrs.get("recording", store.name))
-    frame.insert(0, "dataset", prepared.attrs.get("dataset", ""))
-    frame = frame.rename(columns={"start_s": "window_start_s", "end_s": "window_end_s"})
-    return frame
+    frame.insert(0, "recording_task", identity.get("recording_task", ""))
+    frame.insert(0, "subject", identity.get("subject", ""))
+    frame.insert(0, "video", identity["video"])
+    frame.insert(0, "dataset", identity["dataset"])
+    return frame.rename(columns={"start_s": "window_start_s", "end_s": "window_end_s"})

@@ -159,6 +159,23 @@ def write_dataset(store: Path, name: str, ds: xr.Dataset, *, chunk_len: int = 25
             )
 
 
+def write_failed_group(store: Path, name: str, failure: dict[str, Any]) -> None:
+    """Record, in place of a stage's group, why the video could not be processed.
+
+    ``failure`` holds ``failed`` (the reason), ``failed_stage`` and the video's identity
+    (dataset, recording). Later stages see it (:func:`upstream_failure`) and pass it on,
+    so one bad video never blocks the aggregate report, which lists it with the reason.
+    """
+    with GroupWriter(store, name, attrs=failure):
+        pass
+
+
+def upstream_failure(store: Path, name: str) -> dict[str, Any] | None:
+    """The failure record of the named group, or None when it holds results."""
+    attrs = dict(open_group(store, name).attrs)
+    return attrs if "failed" in attrs else None
+
+
 def open_group(store: Path, name: str) -> xr.Dataset:
     """Open one stage's group of a video store lazily (dask-backed)."""
     path = Path(store) / name

@@ -90,6 +90,15 @@ def task_band(task):
     return f"{low},{high}"
 
 
+def status_files(wildcards):
+    return [
+        f"{RESULTS}/{dataset}/status/{task}/{recording}.csv"
+        for dataset, recordings in RECORDINGS.items()
+        for recording in recordings
+        for task in TASKS
+    ]
+
+
 def training_datasets():
     return config["training"]["datasets"] or list(config["datasets"])
 

@@ -7,7 +7,8 @@ rule evaluate:
         corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
         denoised=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}",
     output:
-        f"{RESULTS}/{{dataset}}/eval/{{task}}/{{recording}}.csv",
+        windows=f"{RESULTS}/{{dataset}}/eval/{{task}}/{{recording}}.csv",
+        status=f"{RESULTS}/{{dataset}}/status/{{task}}/{{recording}}.csv",
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         band=lambda w: task_band(w.task),
@@ -20,7 +21,8 @@ rule evaluate:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction evaluate --store {params.store:q} --task {wildcards.task} --output {output:q} "
+        "distraction evaluate --store {params.store:q} --task {wildcards.task} "
+        "--output {output.windows:q} --status {output.status:q} "
         "--band {params.band} --detrend-lambda {params.detrend_lambda} --window-s {params.window_s} "
         "--methods {params.methods} --seed {params.seed} 2> {log:q}"
 
@@ -56,11 +58,19 @@ rule figures:
 rule aggregate:
     input:
         evaluations=evaluation_files,
+        statuses=status_files,
     output:
         windows=report(f"{RESULTS}/reports/windows.csv", category="Tables"),
         videos=report(f"{RESULTS}/reports/videos.csv", category="Tables"),
         summary=report(f"{RESULTS}/reports/summary.csv", caption="../report/summary.rst", category="Tables"),
-        failures=report(f"{RESULTS}/reports/failures.csv", category="Tables"),
+        by_recording_task=report(
+            f"{RESULTS}/reports/summary_by_recording_task.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
+        failures=report(
+            f"{RESULTS}/reports/failures.csv", caption="../report/failures.rst", category="Tables"
+        ),
         agreement_hr=report(
             f"{RESULTS}/reports/agreement_hr.png", caption="../report/agreement.rst", category="Agreement"
         ),
@@ -74,4 +84,5 @@ rule aggregate:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction aggregate --outdir {params.outdir:q} --inputs {input.evaluations:q} 2> {log:q}"
+        "distraction aggregate --outdir {params.outdir:q} --inputs {input.evaluations:q} "
+        "--statuses {input.statuses:q} 2> {log:q}"

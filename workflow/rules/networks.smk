@@ -19,7 +19,7 @@ rule infer_can:
         "../../envs/distraction.yaml"
     shell:
         "distraction infer-can --store {params.store:q} --task {wildcards.task} "
-        "--model {input.model:q} --batch-size {params.batch_size} 2> {log:q}"
+        "--model {input.model:q} --batch-size {params.batch_size} --record-failures 2> {log:q}"
 
 
 rule corruption:
@@ -42,7 +42,8 @@ rule corruption:
     shell:
         "distraction corruption --store {params.store:q} --task {wildcards.task} "
         "--inverse-mask {params.inverse_mask} --threshold {params.threshold} --band {params.band} "
-        "--detrend-lambda {params.detrend_lambda} --fs-out {params.fs_out} 2> {log:q}"
+        "--detrend-lambda {params.detrend_lambda} --fs-out {params.fs_out} --record-failures "
+        "2> {log:q}"
 
 
 rule denoise:
@@ -67,4 +68,4 @@ rule denoise:
     shell:
         "distraction denoise --store {params.store:q} --task {wildcards.task} --model {input.model:q} "
         "--window {params.window} --stride {params.stride} --overlap {params.overlap} "
-        "--batch-size {params.batch_size} 2> {log:q}"
+        "--batch-size {params.batch_size} --record-failures 2> {log:q}"

@@ -20,4 +20,5 @@ rule prepare:
         "distraction prepare --format {params.format} --root {params.root:q} "
         "--dataset {wildcards.dataset:q} --recording {wildcards.recording:q} "
         "--store {params.store:q} --crop {params.crop} --chunk-frames {params.chunk_frames} "
+        "--record-failures "
         "2> {log:q}"

@@ -8,7 +8,10 @@
 #   workflow/scripts/local_slurm.sh stop   <workdir>   # kill the daemons, remove <workdir>
 #
 # Everything lives under <workdir>: munge key and socket, slurm.conf, state, logs, pid files.
-# Nothing is written to /etc, so a machine's own SLURM/munge set-up (if any) is left alone.
+# One exception: /etc/slurm/slurm.conf becomes a symbolic link to <workdir>/etc/slurm.conf
+# (removed by `stop`), because snakemake's slurm-jobstep plugin drops every SLURM_* variable,
+# SLURM_CONF included, before it calls srun inside a job, so srun reads the default path.
+# `start` refuses to replace an /etc/slurm/slurm.conf that is a real file (a real cluster's).
 # Runs as root without systemd (containers): the daemons are started directly.
 # Debian/Ubuntu's slurm-wlm and munge are installed with apt-get when missing.
 #
@@ -18,6 +21,9 @@
 # records (use `--slurm-status-command squeue`; MinJobAge is raised so squeue still lists
 # finished jobs for the plugin's status checks).
 # Ports: LOCAL_SLURM_CTLD_PORT (default 6817) and LOCAL_SLURM_D_PORT (default 6818).
+#
+# Exit status of `start`: 0 up; 3 SLURM/munge missing and not installable (not root, no
+# apt-get, or apt-get failed); 4 a real /etc/slurm/slurm.conf is in the way; 1 anything else.
 set -euo pipefail
 
 usage() {
@@ -35,6 +41,7 @@ partition=${LOCAL_SLURM_PARTITION:-local}
 ctld_port=${LOCAL_SLURM_CTLD_PORT:-6817}
 d_port=${LOCAL_SLURM_D_PORT:-6818}
 conf=$workdir/etc/slurm.conf
+etc_conf=/etc/slurm/slurm.conf
 munge_socket=$workdir/munge/munge.socket.2
 export SLURM_CONF=$conf
 
@@ -49,13 +56,15 @@ install_packages() {
     [[ ${#missing[@]} -eq 0 ]] && return 0
     if [[ $(id -u) -ne 0 ]]; then
         log "missing ${missing[*]} and not root: cannot apt-get install them"
-        return 1
+        exit 3
     fi
-    command -v apt-get >/dev/null || { log "missing ${missing[*]} and no apt-get"; return 1; }
+    command -v apt-get >/dev/null || { log "missing ${missing[*]} and no apt-get"; exit 3; }
     log "installing slurm-wlm and munge with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends slurm-wlm munge >&2
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends slurm-wlm munge; } >&2; then
+        log "apt-get could not install slurm-wlm and munge"
+        exit 3
+    fi
 }
 
 pid_alive() {
@@ -124,6 +133,12 @@ KillWait=5
 $node_line NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=$partition Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+    if [[ -e $etc_conf && ! -L $etc_conf ]]; then
+        log "$etc_conf exists and is not a link made by this script: not replacing it"
+        exit 4
+    fi
+    mkdir -p "$(dirname "$etc_conf")"
+    ln -sfn "$conf" "$etc_conf"
 }
 
 start_munge() {
@@ -186,6 +201,9 @@ stop() {
     kill_pidfile "$workdir/run/slurmd.pid"
     kill_pidfile "$workdir/run/slurmctld.pid"
     kill_pidfile "$workdir/run/munged.pid"
+    if [[ -L $etc_conf && $(readlink "$etc_conf") == "$conf" ]]; then
+        rm -f "$etc_conf"
+    fi
     rm -rf "$workdir"
     log "stopped, $workdir removed"
 }

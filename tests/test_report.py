@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distraction.report import FAILURE_COLUMNS, WINDOW_COLUMNS, aggregate, write_csv
+
+
+def window_rows(video: str, method: str, pairs: list[tuple[float | None, float]]) -> pd.DataFrame:
+    rows = [
+        {
+            "dataset": "d",
+            "video": video,
+            "subject": video[:3],
+            "recording_task": "clean",
+            "task": "hr",
+            "method": method,
+            "window_start_s": 30.0 * i,
+            "window_end_s": 30.0 * (i + 1),
+            "true_rate": true,
+            "est_rate": est,
+            "snr_db": 1.0 * i,
+            "waveform_mae": 0.5,
+        }
+        for i, (true, est) in enumerate(pairs)
+    ]
+    return pd.DataFrame(rows, columns=WINDOW_COLUMNS)
+
+
+@pytest.fixture
+def evaluated(tmp_path: Path) -> tuple[list[Path], list[Path]]:
+    inputs = []
+    for video, pairs in {"s01/a": [(60.0, 62.0), (70.0, 69.0)], "s02/a": [(80.0, 84.0)]}.items():
+        frame = pd.concat(
+            [
+                window_rows(video, "can", pairs),
+                window_rows(video, "pos", [(t, t) for t, _ in pairs]),
+            ]
+        )
+        path = tmp_path / f"{video.replace('/', '_')}.csv"
+        write_csv(frame, path)
+        inputs.append(path)
+    no_truth = tmp_path / "s03.csv"
+    write_csv(window_rows("s03/a", "can", [(None, 75.0)]), no_truth)
+    inputs.append(no_truth)
+    statuses = []
+    for video, status, reason in [
+        ("s01/a", "ok", ""),
+        ("s04/a", "failed", "/x/s04/a.avi: cannot open video"),
+    ]:
+        path = tmp_path / f"status_{video.replace('/', '_')}.csv"
+        row = {
+            "dataset": "d",
+            "video": video,
+            "subject": video[:3],
+            "recording_task": "a",
+            "task": "hr",
+            "status": status,
+            "stage": "prepare" if status == "failed" else "",
+            "reason": reason,
+        }
+        write_csv(pd.DataFrame([row], columns=FAILURE_COLUMNS), path)
+        statuses.append(path)
+    return inputs, statuses
+
+
+def test_summary_values_worked_by_hand(
+    tmp_path: Path, evaluated: tuple[list[Path], list[Path]]
+) -> None:
+    inputs, statuses = evaluated
+    out = tmp_path / "reports"
+    aggregate(inputs, out, statuses=statuses)
+    summary = pd.read_csv(out / "summary.csv").set_index("method")
+    # CAN errors +2, -1, +4 in three windows with truth; the no-truth window counts, unscored.
+    assert summary.loc["can", "mae"] == pytest.approx((2 + 1 + 4) / 3, abs=1e-6)
+    assert summary.loc["can", "rmse"] == pytest.approx(np.sqrt((4 + 1 + 16) / 3), abs=1e-6)
+    assert summary.loc["can", "pearson_r"] == pytest.approx(
+        np.corrcoef([60, 70, 80], [62, 69, 84])[0, 1], abs=1e-6
+    )
+    assert summary.loc["can", "windows"] == 4 and summary.loc["can", "windows_with_truth"] == 3
+    assert summary.loc["pos", "mae"] == 0.0
+    videos = pd.read_csv(out / "videos.csv")
+    s01 = videos[(videos["video"] == "s01/a") & (videos["method"] == "can")].iloc[0]
+    assert s01["mae"] == pytest.approx(1.5) and s01["windows"] == 2
+    windows = pd.read_csv(out / "windows.csv")
+    no_truth = windows[windows["video"] == "s03/a"].iloc[0]
+    assert no_truth["est_rate"] == 75.0 and np.isnan(no_truth["true_rate"])
+    failures = pd.read_csv(out / "failures.csv")
+    assert failures["video"].tolist() == ["s04/a"]
+    assert failures["reason"].iloc[0] == "/x/s04/a.avi: cannot open video"
+    assert (out / "agreement_hr.png").stat().st_size > 1000
+
+
+def test_reports_are_byte_identical_across_runs(
+    tmp_path: Path, evaluated: tuple[list[Path], list[Path]]
+) -> None:
+    inputs, statuses = evaluated
+    aggregate(inputs, tmp_path / "one", statuses=statuses)
+    aggregate(list(reversed(inputs)), tmp_path / "two", statuses=list(reversed(statuses)))
+    for name in (
+        "windows.csv",
+        "videos.csv",
+        "summary.csv",
+        "summary_by_recording_task.csv",
+        "failures.csv",
+    ):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), (
+            name
+        )
