@@ -83,7 +83,8 @@ def loop_clip(cache: Path, source_root: Path, times: int) -> Path:
     writer.release()
     table = np.loadtxt(src.with_suffix(".csv"), delimiter=",", skiprows=1)
     period = len(frames) / fps
-    tiled = np.concatenate([table + [k * period, 0, 0, 0, 0] for k in range(times)])
+    shift = np.array([period, 0.0, 0.0, 0.0, 0.0])  # time column only
+    tiled = np.concatenate([table + k * shift for k in range(times)])
     keep = np.concatenate(([True], np.diff(tiled[:, 0]) > 0))
     np.savetxt(
         video.with_suffix(".csv"),

@@ -60,20 +60,107 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
     exe = shutil.which("distraction", path=str(Path(sys.executable).parent)) or "distraction"
     s = str(store)
     commands = [
-        ("prepare", [exe, "prepare", "--format", "generic", "--root", str(root), "--dataset",
-                     "bench", "--recording", "s00/clean", "--store", s, "--crop", "centre",
-                     "--chunk-frames", "256"]),
-        ("infer-can", [exe, "infer-can", "--store", s, "--task", "hr", "--model", str(can),
-                       "--batch-size", str(BATCH)]),
-        ("corruption", [exe, "corruption", "--store", s, "--task", "hr", "--inverse-mask",
-                        "binary", "--threshold", "0.1", "--band", BAND, "--detrend-lambda",
-                        str(LAMBDA), "--fs-out", "30"]),
-        ("denoise", [exe, "denoise", "--store", s, "--task", "hr", "--model", str(lstm),
-                     "--window", "60", "--stride", "30", "--overlap", "taper", "--batch-size",
-                     str(BATCH)]),
-        ("evaluate", [exe, "evaluate", "--store", s, "--task", "hr", "--output", str(csv),
-                      "--band", BAND, "--detrend-lambda", str(LAMBDA), "--window-s",
-                      str(WINDOW_S), "--methods", METHODS, "--seed", "0"]),
+        (
+            "prepare",
+            [
+                exe,
+                "prepare",
+                "--format",
+                "generic",
+                "--root",
+                str(root),
+                "--dataset",
+                "bench",
+                "--recording",
+                "s00/clean",
+                "--store",
+                s,
+                "--crop",
+                "centre",
+                "--chunk-frames",
+                "256",
+            ],
+        ),
+        (
+            "infer-can",
+            [
+                exe,
+                "infer-can",
+                "--store",
+                s,
+                "--task",
+                "hr",
+                "--model",
+                str(can),
+                "--batch-size",
+                str(BATCH),
+            ],
+        ),
+        (
+            "corruption",
+            [
+                exe,
+                "corruption",
+                "--store",
+                s,
+                "--task",
+                "hr",
+                "--inverse-mask",
+                "binary",
+                "--threshold",
+                "0.1",
+                "--band",
+                BAND,
+                "--detrend-lambda",
+                str(LAMBDA),
+                "--fs-out",
+                "30",
+            ],
+        ),
+        (
+            "denoise",
+            [
+                exe,
+                "denoise",
+                "--store",
+                s,
+                "--task",
+                "hr",
+                "--model",
+                str(lstm),
+                "--window",
+                "60",
+                "--stride",
+                "30",
+                "--overlap",
+                "taper",
+                "--batch-size",
+                str(BATCH),
+            ],
+        ),
+        (
+            "evaluate",
+            [
+                exe,
+                "evaluate",
+                "--store",
+                s,
+                "--task",
+                "hr",
+                "--output",
+                str(csv),
+                "--band",
+                BAND,
+                "--detrend-lambda",
+                str(LAMBDA),
+                "--window-s",
+                str(WINDOW_S),
+                "--methods",
+                METHODS,
+                "--seed",
+                "0",
+            ],
+        ),
     ]
     # Flags the Snakemake rules pass in newer checkouts.
     for name, cmd in commands:
@@ -109,7 +196,9 @@ def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) ->
     configure_devices(seed=None, deterministic=True)
     times["imports"] = time.perf_counter() - started
     settings = stages.task_settings(
-        "hr", band=tuple(float(v) for v in BAND.split(",")), detrend_lambda=LAMBDA,
+        "hr",
+        band=tuple(float(v) for v in BAND.split(",")),
+        detrend_lambda=LAMBDA,
         window_s=WINDOW_S,
     )
 
@@ -125,10 +214,19 @@ def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) ->
 
     timed("prepare", prep)
     timed("infer-can", lambda: stages.infer_can(store, can, "hr", batch_size=BATCH))
-    timed("corruption", lambda: stages.estimate_corruption(
-        store, "hr", settings, inverse_mode="binary", threshold=0.1, fs_out=30.0))
-    timed("denoise", lambda: stages.denoise(
-        store, "hr", lstm, window=60, stride=30, overlap="taper", batch_size=BATCH))
+    timed(
+        "corruption",
+        lambda: stages.estimate_corruption(
+            store, "hr", settings, inverse_mode="binary", threshold=0.1, fs_out=30.0
+        ),
+    )
+    timed(
+        "denoise",
+        lambda: stages.denoise(
+            store, "hr", lstm, window=60, stride=30, overlap="taper", batch_size=BATCH
+        ),
+    )
+
     def evaluate():
         result = stages.evaluate(store, "hr", settings, METHODS.split(","), seed=0)
         write_csv(result[0] if isinstance(result, tuple) else result, csv)
@@ -162,8 +260,16 @@ def main() -> None:
         commands = cli_commands(root, scratch / "cli.zarr", can, lstm, csv)
         cli_runs = [run_cli(commands, scratch / "cli.zarr") for _ in range(args.repeats)]
         cli = min(cli_runs, key=lambda t: sum(t.values()))
-        child = [sys.executable, __file__, "--child", str(root), str(scratch / "proc.zarr"),
-                 str(can), str(lstm), str(csv)]
+        child = [
+            sys.executable,
+            __file__,
+            "--child",
+            str(root),
+            str(scratch / "proc.zarr"),
+            str(can),
+            str(lstm),
+            str(csv),
+        ]
         proc_runs = []
         for _ in range(args.repeats):
             out = subprocess.run(child, capture_output=True, text=True)
@@ -174,29 +280,57 @@ def main() -> None:
         rows = []
         for name in ["imports", "prepare", "infer-can", "corruption", "denoise", "evaluate"]:
             c, p = cli.get(name), proc.get(name)
-            rows.append({
-                "stage": name,
-                "cli_s": "" if c is None else c,
-                "in_process_s": p,
-                "cli_frames_per_s": "" if c is None else frames / c,
-                "in_process_frames_per_s": frames / p if name != "imports" else "",
-                "process_overhead_s": "" if c is None else c - p,
-            })
+            rows.append(
+                {
+                    "stage": name,
+                    "cli_s": "" if c is None else c,
+                    "in_process_s": p,
+                    "cli_frames_per_s": "" if c is None else frames / c,
+                    "in_process_frames_per_s": frames / p if name != "imports" else "",
+                    "process_overhead_s": "" if c is None else c - p,
+                }
+            )
         total_cli, total_proc = sum(cli.values()), sum(proc.values())
-        rows.append({"stage": "total", "cli_s": total_cli, "in_process_s": total_proc,
-                     "cli_frames_per_s": frames / total_cli,
-                     "in_process_frames_per_s": frames / total_proc,
-                     "process_overhead_s": total_cli - total_proc})
-        print(f"# {args.seconds:g} s {args.width}x{args.height} {args.fps:g} fps clip "
-              f"({frames} frames), task hr, models: {origin}, best of {args.repeats}, "
-              f"load {load_average()}")
-        print_table(rows, ["stage", "cli_s", "in_process_s", "cli_frames_per_s",
-                           "in_process_frames_per_s", "process_overhead_s"])
+        rows.append(
+            {
+                "stage": "total",
+                "cli_s": total_cli,
+                "in_process_s": total_proc,
+                "cli_frames_per_s": frames / total_cli,
+                "in_process_frames_per_s": frames / total_proc,
+                "process_overhead_s": total_cli - total_proc,
+            }
+        )
+        print(
+            f"# {args.seconds:g} s {args.width}x{args.height} {args.fps:g} fps clip "
+            f"({frames} frames), task hr, models: {origin}, best of {args.repeats}, "
+            f"load {load_average()}"
+        )
+        print_table(
+            rows,
+            [
+                "stage",
+                "cli_s",
+                "in_process_s",
+                "cli_frames_per_s",
+                "in_process_frames_per_s",
+                "process_overhead_s",
+            ],
+        )
         print("target: total <= 10 s")
-        write_json(args.json, {"benchmark": "pipeline", "frames": frames, "models": origin,
-                               "commands": [" ".join(c) for _, c in commands],
-                               "cli": cli, "in_process": proc, "cli_runs": cli_runs,
-                               "in_process_runs": proc_runs})
+        write_json(
+            args.json,
+            {
+                "benchmark": "pipeline",
+                "frames": frames,
+                "models": origin,
+                "commands": [" ".join(c) for _, c in commands],
+                "cli": cli,
+                "in_process": proc,
+                "cli_runs": cli_runs,
+                "in_process_runs": proc_runs,
+            },
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

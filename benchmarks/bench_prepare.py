@@ -154,8 +154,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long-factor", type=int, default=10, help="long video = N x short")
     parser.add_argument("--render-long", action="store_true", help="render it, don't loop")
-    parser.add_argument("--prefetch", action="store_true",
-                        help="also time the proposed decode-thread prefetch (PrefetchLoader)")
+    parser.add_argument(
+        "--prefetch",
+        action="store_true",
+        help="also time the proposed decode-thread prefetch (PrefetchLoader)",
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--json", type=Path)
@@ -178,19 +181,34 @@ def main() -> None:
             d_frames, d_best = decodes[0][0], min(t for _, t in decodes)
             p_frames, p_best = prepares[0][0], min(t for _, t in prepares)
             speed = [
-                {"stage": "cv2 decode loop", "frames": d_frames, "best_s": d_best,
-                 "frames_per_s": d_frames / d_best},
-                {"stage": "prepare_recording", "frames": p_frames, "best_s": p_best,
-                 "frames_per_s": p_frames / p_best},
+                {
+                    "stage": "cv2 decode loop",
+                    "frames": d_frames,
+                    "best_s": d_best,
+                    "frames_per_s": d_frames / d_best,
+                },
+                {
+                    "stage": "prepare_recording",
+                    "frames": p_frames,
+                    "best_s": p_best,
+                    "frames_per_s": p_frames / p_best,
+                },
             ]
             if prefetched:
                 f_best = min(t for _, t in prefetched)
-                speed.append({"stage": "prepare_recording + decode thread (proposed)",
-                              "frames": p_frames, "best_s": f_best,
-                              "frames_per_s": p_frames / f_best})
+                speed.append(
+                    {
+                        "stage": "prepare_recording + decode thread (proposed)",
+                        "frames": p_frames,
+                        "best_s": f_best,
+                        "frames_per_s": p_frames / f_best,
+                    }
+                )
             ratio = (p_frames / p_best) / (d_frames / d_best)
-            print(f"\n# speed, {args.seconds:g} s {args.width}x{args.height} clip, best of "
-                  f"{args.repeats}, load {load_average()}")
+            print(
+                f"\n# speed, {args.seconds:g} s {args.width}x{args.height} clip, best of "
+                f"{args.repeats}, load {load_average()}"
+            )
             print_table(speed, ["stage", "frames", "best_s", "frames_per_s"])
             print(f"prepare / decode speed = {ratio:.2f} (target >= 0.5)\n", flush=True)
             payload.update({"speed": speed, "prepare_over_decode": ratio})
@@ -202,16 +220,35 @@ def main() -> None:
             else:
                 long = loop_clip(cache, short, args.long_factor)
             memory = []
-            for label, root in ((f"{args.seconds:g} s", short),
-                                (f"{args.seconds * args.long_factor:g} s", long)):
+            for label, root in (
+                (f"{args.seconds:g} s", short),
+                (f"{args.seconds * args.long_factor:g} s", long),
+            ):
                 for mode in ("decode", "prepare"):
                     r = child(mode, root, scratch / "memory.zarr")
-                    memory.append({"video": label, "process": mode, **r,
-                                   "frames_per_s": r["frames"] / r["seconds"]})
-            print(f"# peak RSS, fresh subprocess per run, {args.width}x{args.height}, "
-                  f"load {load_average()}")
-            print_table(memory, ["video", "process", "frames", "rss_after_import_mb",
-                                 "peak_rss_mb", "frames_per_s"])
+                    memory.append(
+                        {
+                            "video": label,
+                            "process": mode,
+                            **r,
+                            "frames_per_s": r["frames"] / r["seconds"],
+                        }
+                    )
+            print(
+                f"# peak RSS, fresh subprocess per run, {args.width}x{args.height}, "
+                f"load {load_average()}"
+            )
+            print_table(
+                memory,
+                [
+                    "video",
+                    "process",
+                    "frames",
+                    "rss_after_import_mb",
+                    "peak_rss_mb",
+                    "frames_per_s",
+                ],
+            )
             payload["memory"] = memory
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

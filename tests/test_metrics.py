@@ -116,3 +116,15 @@ def test_summarise_small_and_missing() -> None:
     assert dropped["n"] == 1 and dropped["mae"] == 1.0
     const = summarise([70.0, 70.0], [71.0, 72.0])
     assert math.isnan(const["pearson_r"])
+
+
+def test_window_short_by_one_frame_counts_only_with_a_shortfall_allowance() -> None:
+    from distraction.metrics import window_metrics
+
+    fs = 30.0
+    t = np.arange(899) / fs  # 30 s minus the frame that differencing drops
+    wave = np.sin(2 * np.pi * 1.2 * t)
+    assert window_metrics(wave, wave, None, fs, window_s=30.0) == []
+    (row,) = window_metrics(wave, wave, None, fs, window_s=30.0, shortfall_s=0.5)
+    assert row["est_rate"] == pytest.approx(72.0, abs=0.5)
+    assert row["end_s"] == pytest.approx(899 / 30.0)

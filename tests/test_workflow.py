@@ -28,7 +28,7 @@ def write_config(tmp: Path, **overrides: object) -> Path:
         node = config
         *parents, leaf = dotted.split("__")
         for key in parents:
-            node = node[key]
+            node = node.setdefault(key, {})
         node[leaf] = value
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -115,14 +115,14 @@ def test_nothing_to_do_after_a_run(workflow_run: Path) -> None:
 
 def test_adding_a_video_runs_only_its_jobs(workflow_run: Path, tmp_path: Path) -> None:
     shutil.copy(workflow_run / "config.yaml", tmp_path / "unused.yaml")
-    config = write_config(workflow_run, te__synth__subjects=2)
+    config = write_config(workflow_run, datasets__te__synth__subjects=2)
     jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
     per_video = {"synth_video", "prepare", "infer_can", "corruption", "denoise", "evaluate"}
     assert jobs == {**dict.fromkeys(per_video, 1), "aggregate": 1, "all": 1}
 
 
 def test_changing_an_evaluation_setting_reruns_only_evaluation(workflow_run: Path) -> None:
-    config = write_config(workflow_run, evaluation={"hr_window_s": 20})
+    config = write_config(workflow_run, evaluation__hr_window_s=20)
     jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
     # Every video is re-evaluated (4 clips are now long enough for a 20-s window), nothing upstream.
     assert jobs == {"evaluate": 4, "aggregate": 1, "all": 1}

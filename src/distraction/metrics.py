@@ -222,6 +222,7 @@ def window_metrics(
     resolution_bpm: float = 0.5,
     normalise: bool = True,
     order: int = 3,
+    shortfall_s: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Per-window rate, SNR and waveform error over non-overlapping windows.
 
@@ -251,6 +252,9 @@ def window_metrics(
         Apply :func:`normalise_for_evaluation` first.
     order : int
         Butterworth prototype order for the normalisation.
+    shortfall_s : float
+        A final window shorter than ``window_s`` by at most this many seconds is still
+        evaluated, over the samples it has (default 0: only full windows).
 
     Returns
     -------
@@ -275,9 +279,12 @@ def window_metrics(
 
     win = round(window_s * fs)
     rate_win = round(window_s * rfs)
+    # A last window missing at most `shortfall_s` still counts (e.g. the frame that
+    # frame differencing drops from a 30-s clip).
+    n_windows = (est.size + round(shortfall_s * fs)) // win
     rows: list[dict[str, Any]] = []
-    for k in range(est.size // win):
-        seg = slice(k * win, (k + 1) * win)
+    for k in range(n_windows):
+        seg = slice(k * win, min((k + 1) * win, est.size))
         true_rate: float | None = None
         if rates is not None:
             r = rates[k * rate_win : (k + 1) * rate_win]
@@ -290,7 +297,7 @@ def window_metrics(
         rows.append(
             {
                 "start_s": k * win / fs,
-                "end_s": (k + 1) * win / fs,
+                "end_s": min((k + 1) * win, est.size) / fs,
                 "true_rate": true_rate,
                 "est_rate": periodogram_rate(
                     est[seg], fs, band, nfft=nfft, resolution_bpm=resolution_bpm

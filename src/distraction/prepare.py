@@ -197,8 +197,7 @@ def prepare_recording(
                         "frame_width": frame.shape[1],
                     }
                 )
-            can_frame = crop_resize(frame, box, CAN_SIZE)
-            small_frame = crop_resize(frame, box, FRAME_SIZE)
+            can_frame, small_frame = crop_resize(frame, box, CAN_SIZE, FRAME_SIZE)
             if previous is not None:
                 t_prev, can_prev, small_prev = previous
                 block_motion.append(normalised_difference(can_prev, can_frame))

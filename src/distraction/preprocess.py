@@ -37,13 +37,21 @@ def face_square_box(
     return (x0, y0, side)
 
 
-def crop_resize(frame: npt.NDArray[np.uint8], box: Box, size: int) -> npt.NDArray[np.float32]:
-    """Crop a square box and resize it to ``size``×``size`` with area interpolation."""
+def crop_resize(
+    frame: npt.NDArray[np.uint8], box: Box, size: int, *more_sizes: int
+) -> npt.NDArray[np.float32] | tuple[npt.NDArray[np.float32], ...]:
+    """Crop a square box and resize it to ``size``×``size`` with area interpolation.
+
+    With extra sizes, returns one resized copy per size (the crop is converted once).
+    """
     x0, y0, side = box
     # Resizing in float keeps the sub-grey-level precision that block averaging gains:
     # the pulse is well below one grey level per pixel.
     crop = frame[y0 : y0 + side, x0 : x0 + side].astype(np.float32)
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    resized = tuple(
+        cv2.resize(crop, (s, s), interpolation=cv2.INTER_AREA) for s in (size, *more_sizes)
+    )
+    return resized if more_sizes else resized[0]
 
 
 def normalised_difference(
