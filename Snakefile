@@ -5,8 +5,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# A --configfile replaces config.yaml rather than merging into it, so its datasets stand alone.
-if not config:
+# A --configfile replaces config.yaml rather than merging into it, so its datasets stand
+# alone; --config KEY=VALUE still overrides keys of config.yaml.
+if not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
 
