@@ -129,17 +129,22 @@ def _wait(proc: subprocess.Popen, root: Path, deadline: float) -> None:
         pytest.fail(f"snakemake in {root} failed ({proc.returncode}):\n{text[-6000:]}")
 
 
-def _jobs(slurm_env: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(comment, account, state) of every job the cluster has seen (MinJobAge keeps them)."""
+def _jobs(slurm_env: dict[str, str]) -> list[tuple[str, ...]]:
+    """(comment, account, state, GPU request) of every job the cluster has seen.
+
+    The cluster keeps finished jobs for squeue (MinJobAge); the plugin names a job in its
+    comment ("rule_<rule or group>_...").
+    """
+    fields = "Comment:80,Account:30,State:15,tres-per-job:20,StartTime:22,EndTime:22"
     out = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--format=%k|%a|%T|%S|%e"],
+        ["squeue", "--states=all", "--noheader", f"--Format={fields}"],
         env=slurm_env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     print(out)
-    return [tuple(line.strip().split("|")[:3]) for line in out.splitlines() if line.strip()]
+    return [tuple(line.split()[:4]) for line in out.splitlines() if line.strip()]
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -158,8 +163,7 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
     slurm_env = {
         **base_env,
         "SLURM_CONF": str(slurm_conf),
-        # The profile's variables: the test node has no GPU and its own partition.
-        "DISTRACTION_SLURM_GPUS": "0",
+        # The profile's variables (its GPU request stays: the test node has a fake GPU).
         "DISTRACTION_SLURM_PARTITION": PARTITION,
         "DISTRACTION_SLURM_ACCOUNT": ACCOUNT,
     }
@@ -184,12 +188,22 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
 
     jobs = _jobs(slurm_env)
     assert jobs, "no job went through SLURM"
-    assert {state for _, _, state in jobs} == {"COMPLETED"}
-    assert {account for _, account, _ in jobs} == {ACCOUNT}
-    # The per-video rules went in the profile's three groups, one SLURM job each here.
-    comments = sorted(comment for comment, _, _ in jobs)
-    for group in ("rule_videos_", "rule_can_", "rule_denoised_"):
-        assert sum(c.startswith(group) for c in comments) == 1, comments
+    assert {job[2] for job in jobs} == {"COMPLETED"}
+    assert {job[1] for job in jobs} == {ACCOUNT}
+    # The per-video rules went in the profile's three groups, one SLURM job each here, and
+    # the network jobs asked for one GPU each (a group of two videos too: not two GPUs).
+    expected_gpus = {
+        "rule_videos_": "N/A",
+        "rule_train_can_": "gres:gpu:1",
+        "rule_can_": "gres:gpu:1",
+        "rule_train_lstm_": "gres:gpu:1",
+        "rule_denoised_": "gres:gpu:1",
+        "rule_aggregate": "N/A",
+    }
+    assert len(jobs) == len(expected_gpus), jobs
+    for prefix, gpus in expected_gpus.items():
+        matching = [job for job in jobs if job[0].startswith(prefix)]
+        assert [job[3] for job in matching] == [gpus], (prefix, jobs)
 
     for name in ("windows.csv", "videos.csv"):
         on_slurm = _read(tmp_path / "slurm" / "results" / "reports" / name)

@@ -51,6 +51,8 @@ def snakemake(tmp: Path, config: Path, *args: str) -> subprocess.CompletedProces
         str(config),
         "--cores",
         "2",
+        "--workflow-profile",
+        str(REPO / "workflow" / "profiles" / "default"),
         *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp)

@@ -302,6 +302,12 @@ def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shared models from other users
+    if getattr(model, "optimizer", None) is not None:
+        # Ship weights only: the optimizer state would triple the file for no use at inference.
+        trained = model
+        model = keras.Model.from_config(trained.get_config())
+        model.set_weights(trained.get_weights())
     try:
         model.save(tmp)
         os.replace(tmp, path)

@@ -9,9 +9,12 @@ chunk of frames are ever held, never the full-resolution video.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -38,11 +41,49 @@ from distraction.validation import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CAN_SIZE = 36
 FRAME_SIZE = 34
 CHANNELS = ("R", "G", "B")
 GROUND_TRUTH_FIELDS = ("ppg", "resp", "hr", "br")
+
+
+def prefetched(items: Iterable[T], depth: int = 32) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, at most ``depth`` ahead.
+
+    Decoding (OpenCV releases the GIL) then overlaps the crop, resize and Zarr writes of
+    the consumer on a second core. Exceptions of the producer are re-raised here.
+    """
+    buffer: queue.Queue = queue.Queue(depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put(item)
+        except BaseException as exc:  # handed to the consumer
+            buffer.put(exc)
+            return
+        buffer.put(done)
+
+    thread = threading.Thread(target=produce, daemon=True, name="decode")
+    thread.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
 
 
 def detect_face_box(frame: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -80,6 +121,7 @@ def prepare_recording(
     crop: str = "centre",
     chunk_frames: int = 256,
     provenance: dict[str, Any] | None = None,
+    decode_thread: bool = True,
 ) -> dict[str, Any]:
     """Decode one recording and write the ``prepared`` group of its store.
 
@@ -97,6 +139,8 @@ def prepare_recording(
         Frames per Zarr chunk and per processing block.
     provenance
         Extra attributes recorded in the group (e.g. config hash).
+    decode_thread
+        Decode in a background thread (pays when a second core is free).
 
     Returns
     -------
@@ -168,6 +212,8 @@ def prepare_recording(
             block_frames.clear()
 
         frame_iter = loader.iter_frames(recording)
+        if decode_thread:
+            frame_iter = prefetched(frame_iter)
         progress = tqdm(
             frame_iter,
             total=expected or None,

@@ -12,6 +12,7 @@ rule prepare:
         store=lambda w: store_path(w.dataset, w.recording),
         crop=config["prepare"]["crop"],
         chunk_frames=config["prepare"]["chunk_frames"],
+    threads: 2
     log:
         f"{RESULTS}/logs/{{dataset}}/prepare/{{recording}}.log",
     conda:
@@ -20,5 +21,5 @@ rule prepare:
         "distraction prepare --format {params.format} --root {params.root:q} "
         "--dataset {wildcards.dataset:q} --recording {wildcards.recording:q} "
         "--store {params.store:q} --crop {params.crop} --chunk-frames {params.chunk_frames} "
-        "--record-failures "
+        "--threads {threads} --record-failures "
         "2> {log:q}"
