@@ -6,6 +6,10 @@ through ``--workflow-profile workflow/profiles/slurm`` and locally with ``--core
 same time, each in its own temporary working directory and results folder. The result tables
 must agree to 1e-9 (the CSVs carry 6 decimals, so this asks for identical values: training is
 seeded with op determinism, and SLURM jobs see the same CPUs as local ones).
+
+The cluster's node advertises one fake GPU (a GRES without a device), so the profile's GPU
+requests are kept and checked: each network job, grouped or not, asks for exactly one.
+Skipped only when the cluster cannot exist here (SLURM not installable, no root).
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@
 # Ports: LOCAL_SLURM_CTLD_PORT (default 6817) and LOCAL_SLURM_D_PORT (default 6818).
 #
 # Exit status of `start`: 0 up; 3 SLURM/munge missing and not installable (not root, no
-# apt-get, or apt-get failed); 4 a real /etc/slurm/slurm.conf is in the way; 1 anything else.
+# apt-get, or apt-get failed); 4 /etc/slurm/slurm.conf cannot be linked (a real one is in the
+# way, or not root); 1 anything else (daemon logs in <workdir>/log).
 set -euo pipefail
 
 usage() {
@@ -36,7 +37,12 @@ usage() {
 [[ $# -eq 2 ]] || usage
 action=$1
 workdir=$2
-mkdir -p "$workdir"
+[[ $action == start ]] && mkdir -p "$workdir"
+if [[ ! -d $workdir ]]; then
+    [[ $action == stop ]] && exit 0
+    echo "$workdir: no such cluster folder" >&2
+    exit 1
+fi
 workdir=$(cd "$workdir" && pwd)
 
 partition=${LOCAL_SLURM_PARTITION:-local}
@@ -150,8 +156,10 @@ EOF
         log "$etc_conf exists and is not a link made by this script: not replacing it"
         exit 4
     fi
-    mkdir -p "$(dirname "$etc_conf")"
-    ln -sfn "$conf" "$etc_conf"
+    if ! { mkdir -p "$(dirname "$etc_conf")" && ln -sfn "$conf" "$etc_conf"; }; then
+        log "cannot link $etc_conf (not root?)"
+        exit 4
+    fi
 }
 
 start_munge() {
