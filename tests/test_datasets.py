@@ -480,3 +480,20 @@ def test_unreadable_frame_image(mmse_root: Path) -> None:
     next(frames)
     with pytest.raises(InputError, match=f"^{re.escape(str(bad))}: cannot decode image$"):
         next(frames)
+
+
+def test_generic_direct_lookup_and_unknown_id(tmp_path: Path) -> None:
+    import cv2 as _cv2
+
+    for subject in ("s01", "s02"):
+        (tmp_path / subject).mkdir()
+        writer = _cv2.VideoWriter(
+            str(tmp_path / subject / "rest.avi"), _cv2.VideoWriter.fourcc(*"MJPG"), 30.0, (8, 8)
+        )
+        writer.write(np.zeros((8, 8, 3), np.uint8))
+        writer.release()
+    loader = get_loader("generic", "d", tmp_path)
+    direct = loader.recording("s02/rest")
+    assert direct == [r for r in loader.list_recordings() if r.recording_id == "s02/rest"][0]
+    with pytest.raises(InputError, match=r"no recording 's03/rest' in this generic dataset"):
+        loader.recording("s03/rest")

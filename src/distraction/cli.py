@@ -85,10 +85,7 @@ def _find_recording(args: argparse.Namespace):
     loader = get_loader(
         "generic" if args.format == "synth" else args.format, args.dataset, args.root
     )
-    for rec in loader.list_recordings():
-        if rec.recording_id == args.recording:
-            return loader, rec
-    raise InputError(f"{args.root}: no recording '{args.recording}' in this {args.format} dataset")
+    return loader, loader.recording(args.recording)
 
 
 def _prepare_args(p: argparse.ArgumentParser) -> None:

@@ -362,6 +362,13 @@ class _BaseLoader:
             seen[rec.recording_id] = rec
         return sorted(recordings, key=lambda r: _natural_key(r.recording_id))
 
+    def recording(self, recording_id: str) -> Recording:
+        """One recording by id (formats with a direct layout find it without a full scan)."""
+        for rec in self.list_recordings():
+            if rec.recording_id == recording_id:
+                return rec
+        raise _error(self.root, f"no recording {recording_id!r} in this {self.format} dataset")
+
     def _recording(
         self, recording_id: str, subject: str, task: str, source: Path, gt: Path | None
     ) -> Recording:
@@ -400,18 +407,28 @@ class GenericLoader(_VideoLoader):
             for video in _visible_children(subject_dir):
                 if video.suffix.lower() not in VIDEO_EXTENSIONS or not video.is_file():
                     continue
-                task = video.stem
-                csv = video.with_suffix(".csv")
-                recordings.append(
-                    self._recording(
-                        f"{subject_dir.name}/{task}",
-                        subject_dir.name,
-                        task,
-                        video,
-                        csv if csv.is_file() else None,
-                    )
-                )
+                recordings.append(self._from_video(subject_dir.name, video))
         return recordings
+
+    def _from_video(self, subject: str, video: Path) -> Recording:
+        csv = video.with_suffix(".csv")
+        return self._recording(
+            f"{subject}/{video.stem}", subject, video.stem, video, csv if csv.is_file() else None
+        )
+
+    def recording(self, recording_id: str) -> Recording:
+        """Direct lookup of ``<subject>/<task>``: a per-video job never scans the dataset."""
+        subject, _, task = recording_id.partition("/")
+        folder = self.root / subject
+        if subject and task and "/" not in task and folder.is_dir():
+            found = [
+                folder / f"{task}{ext}"
+                for ext in VIDEO_EXTENSIONS
+                if (folder / f"{task}{ext}").is_file()
+            ]
+            if len(found) == 1:
+                return self._from_video(subject, found[0])
+        return super().recording(recording_id)
 
     def read_ground_truth(self, rec: Recording) -> GroundTruth | None:
         """The CSV's ``time`` and signal columns, or ``None`` without a CSV."""

@@ -1,0 +1,89 @@
+"""The networks shipped with the package: loadable in safe mode, accurate on a held-out
+synthetic subject, and attending to skin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from distraction.datasets import get_loader
+from distraction.metrics import window_metrics
+from distraction.models import load_model
+from distraction.prepare import prepare_recording
+from distraction.stages import estimate_corruption, infer_can, task_settings
+from distraction.store import open_group
+from distraction.synth import write_clip
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
+# Subjects 100-109 trained the shipped networks (workflow/configs/train_synth.yaml).
+HELD_OUT_SUBJECT = 300
+
+
+@pytest.mark.parametrize("name", ["hr_can", "hr_lstm", "br_can", "br_lstm"])
+def test_shipped_model_loads_in_safe_mode_with_provenance(name: str) -> None:
+    path = WEIGHTS / f"{name}.keras"
+    assert path.stat().st_size < 4_000_000  # a few MB at most
+    model = load_model(path)
+    provenance = json.loads((WEIGHTS / f"{name}.json").read_text())
+    assert provenance["task"] == name[:2]
+    assert provenance["training_recordings"]
+    assert not any("synth_test" in r for r in provenance["training_recordings"])
+    assert model.count_params() > 0
+
+
+@pytest.fixture(scope="module")
+def held_out_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("held_out")
+    (root / "s300").mkdir()
+    write_clip(
+        root / "s300" / "clean.avi",
+        root / "s300" / "clean.csv",
+        subject_index=HELD_OUT_SUBJECT,
+        condition="clean",
+        duration_s=31.0,
+        width=160,
+        height=120,
+        seed=11,
+    )
+    loader = get_loader("generic", "held_out", root)
+    (recording,) = loader.list_recordings()
+    store = root / "store.zarr"
+    prepare_recording(loader, recording, store)
+    infer_can(store, WEIGHTS / "hr_can.keras", "hr")
+    return root, store
+
+
+def test_shipped_can_measures_heart_rate_of_a_held_out_subject(
+    held_out_clean: tuple[Path, Path],
+) -> None:
+    _, store = held_out_clean
+    settings = task_settings("hr")
+    estimate_corruption(store, "hr", settings)
+    corruption = open_group(store, "corruption_hr")
+    (row,) = window_metrics(
+        corruption["can_conditioned"].values,
+        np.nan_to_num(corruption["truth_ppg"].values),
+        corruption["truth_hr"].values,
+        30.0,
+        window_s=30.0,
+    )
+    assert abs(row["est_rate"] - row["true_rate"]) <= 3.0
+
+
+def test_attention_concentrates_on_skin(held_out_clean: tuple[Path, Path]) -> None:
+    root, store = held_out_clean
+    prepared = open_group(store, "prepared")
+    skin = cv2.imread(str(root / "s300" / "clean.skin.png"), cv2.IMREAD_GRAYSCALE) > 0
+    x0, y0, side = prepared.attrs["crop_box_xy_side"]
+    cover = cv2.resize(
+        skin[y0 : y0 + side, x0 : x0 + side].astype(np.float32),
+        (34, 34),
+        interpolation=cv2.INTER_AREA,
+    )
+    mask = open_group(store, "can_hr")["attention_mask"].values.mean(axis=0)
+    on_skin, background = mask[cover > 0.99].mean(), mask[cover < 0.01].mean()
+    assert on_skin > 2.0 * background
