@@ -494,6 +494,6 @@ def test_generic_direct_lookup_and_unknown_id(tmp_path: Path) -> None:
         writer.release()
     loader = get_loader("generic", "d", tmp_path)
     direct = loader.recording("s02/rest")
-    assert direct == [r for r in loader.list_recordings() if r.recording_id == "s02/rest"][0]
+    assert direct == next(r for r in loader.list_recordings() if r.recording_id == "s02/rest")
     with pytest.raises(InputError, match=r"no recording 's03/rest' in this generic dataset"):
         loader.recording("s03/rest")
