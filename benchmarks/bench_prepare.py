@@ -73,63 +73,15 @@ def decode(video: Path) -> tuple[int, float]:
     return frames, time.perf_counter() - started
 
 
-class PrefetchLoader:
-    """Proposed fix, prototyped here: decode in a background thread (OpenCV releases the GIL
-    in ``read``/``resize``), so decoding overlaps the crop/resize/Zarr work on another core.
-    Bounded queue: at most ``depth`` decoded frames are held."""
-
-    def __init__(self, loader, depth: int = 16) -> None:
-        self._loader, self._depth = loader, depth
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
-
-    def iter_frames(self, rec):
-        import queue
-        import threading
-
-        q: queue.Queue = queue.Queue(self._depth)
-        done = object()
-        stop = threading.Event()
-
-        def produce():
-            try:
-                for item in self._loader.iter_frames(rec):
-                    if stop.is_set():
-                        return
-                    q.put(item)
-            except BaseException as exc:  # re-raised in the consumer
-                q.put(exc)
-                return
-            q.put(done)
-
-        thread = threading.Thread(target=produce, daemon=True)
-        thread.start()
-        try:
-            while (item := q.get()) is not done:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            while thread.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    thread.join(0.01)
-
-
-def prepare(root: Path, store: Path, prefetch: bool = False) -> tuple[int, float]:
+def prepare(root: Path, store: Path, decode_thread: bool = True) -> tuple[int, float]:
     from distraction.datasets import get_loader
     from distraction.prepare import prepare_recording
 
     shutil.rmtree(store, ignore_errors=True)
     started = time.perf_counter()
     loader = get_loader("generic", "bench", root)
-    if prefetch:
-        loader = PrefetchLoader(loader)
     rec = loader.list_recordings()[0]
-    summary = prepare_recording(loader, rec, store)
+    summary = prepare_recording(loader, rec, store, decode_thread=decode_thread)
     return summary["frames"], time.perf_counter() - started
 
 
@@ -155,9 +107,9 @@ def main() -> None:
     parser.add_argument("--long-factor", type=int, default=10, help="long video = N x short")
     parser.add_argument("--render-long", action="store_true", help="render it, don't loop")
     parser.add_argument(
-        "--prefetch",
+        "--no-thread",
         action="store_true",
-        help="also time the proposed decode-thread prefetch (PrefetchLoader)",
+        help="also time preparation with decoding in the same thread (decode_thread=False)",
     )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
@@ -172,12 +124,12 @@ def main() -> None:
         short = render_clip(cache, args.seconds, args.width, args.height, args.fps)
         video = short / "s00" / "clean.avi"
         if not args.skip_speed:
-            decodes, prepares, prefetched = [], [], []
+            decodes, prepares, same_thread = [], [], []
             for _ in range(args.repeats):
                 decodes.append(decode(video))
                 prepares.append(prepare(short, scratch / "speed.zarr"))
-                if args.prefetch:
-                    prefetched.append(prepare(short, scratch / "speed.zarr", prefetch=True))
+                if args.no_thread:
+                    same_thread.append(prepare(short, scratch / "speed.zarr", decode_thread=False))
             d_frames, d_best = decodes[0][0], min(t for _, t in decodes)
             p_frames, p_best = prepares[0][0], min(t for _, t in prepares)
             speed = [
@@ -188,17 +140,17 @@ def main() -> None:
                     "frames_per_s": d_frames / d_best,
                 },
                 {
-                    "stage": "prepare_recording",
+                    "stage": "prepare_recording (decode thread)",
                     "frames": p_frames,
                     "best_s": p_best,
                     "frames_per_s": p_frames / p_best,
                 },
             ]
-            if prefetched:
-                f_best = min(t for _, t in prefetched)
+            if same_thread:
+                f_best = min(t for _, t in same_thread)
                 speed.append(
                     {
-                        "stage": "prepare_recording + decode thread (proposed)",
+                        "stage": "prepare_recording, decoding in the same thread",
                         "frames": p_frames,
                         "best_s": f_best,
                         "frames_per_s": p_frames / f_best,

@@ -29,19 +29,35 @@ def targets(table: pd.DataFrame, task: str) -> list[tuple[str, bool]]:
     if "flicker" in set(table["recording_task"]):
         can_snr, den_snr = value("flicker", "can", "snr_db"), value("flicker", "denoised", "snr_db")
         can_mae, den_mae = value("flicker", "can", "mae"), value("flicker", "denoised", "mae")
-        checks.append((f"flicker: SNR denoised {den_snr:.2f} >= CAN {can_snr:.2f} + 3 dB",
-                       den_snr >= can_snr + 3))
-        checks.append((f"flicker: MAE denoised {den_mae:.2f} <= 0.7 x CAN {can_mae:.2f}",
-                       den_mae <= 0.7 * can_mae))
+        checks.append(
+            (
+                f"flicker: SNR denoised {den_snr:.2f} >= CAN {can_snr:.2f} + 3 dB",
+                den_snr >= can_snr + 3,
+            )
+        )
+        checks.append(
+            (
+                f"flicker: MAE denoised {den_mae:.2f} <= 0.7 x CAN {can_mae:.2f}",
+                den_mae <= 0.7 * can_mae,
+            )
+        )
         for baseline in ("pos", "chrom"):
             if baseline in set(table["method"]):
                 other = value("flicker", baseline, "mae")
-                checks.append((f"flicker: MAE denoised {den_mae:.2f} < {baseline.upper()} {other:.2f}",
-                               den_mae < other))
+                checks.append(
+                    (
+                        f"flicker: MAE denoised {den_mae:.2f} < {baseline.upper()} {other:.2f}",
+                        den_mae < other,
+                    )
+                )
     if "clean" in set(table["recording_task"]):
         can_mae, den_mae = value("clean", "can", "mae"), value("clean", "denoised", "mae")
-        checks.append((f"clean: MAE denoised {den_mae:.2f} <= CAN {can_mae:.2f} + 0.5",
-                       den_mae <= can_mae + 0.5))
+        checks.append(
+            (
+                f"clean: MAE denoised {den_mae:.2f} <= CAN {can_mae:.2f} + 0.5",
+                den_mae <= can_mae + 0.5,
+            )
+        )
     return checks
 
 
@@ -52,8 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     table = pd.read_csv(args.summary)
     table = table[table["dataset"] == args.dataset]
-    columns = ["recording_task", "method", "mae", "rmse", "pearson_r", "snr_db", "waveform_mae",
-               "windows"]
+    columns = [
+        "recording_task",
+        "method",
+        "mae",
+        "rmse",
+        "pearson_r",
+        "snr_db",
+        "waveform_mae",
+        "windows",
+    ]
     all_met = True
     for task, group in table.groupby("task"):
         print(f"\n### {task.upper()} ({args.dataset})\n")
