@@ -175,3 +175,11 @@ def test_reference_corruption_traces_reproduced(sample):
     traces = corruption_traces(frames, inverse)
     expected = np.stack([sample["red_mean"], sample["green_mean"], sample["blue_mean"]], axis=1)
     np.testing.assert_allclose(traces, expected, rtol=0, atol=1e-12)
+
+
+def test_skin_pixels_by_ycrcb_rule() -> None:
+    from distraction.masks import skin_pixels
+
+    # Worked by hand: (224, 172, 105) has Cr 159.4, Cb 85.8 (skin); blue and grey do not.
+    frames = np.array([[[[224, 172, 105], [50, 80, 200], [128, 128, 128]]]], dtype=float)
+    np.testing.assert_array_equal(skin_pixels(frames), [[[True, False, False]]])

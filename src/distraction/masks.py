@@ -208,3 +208,27 @@ def region_traces(
     else:
         traces[~has_region] = pixels[~has_region].mean(axis=(1, 2))
     return traces
+
+
+def skin_pixels(frames: ArrayLike) -> NDArray[np.bool_]:
+    """Skin-coloured pixels by the classic YCrCb rule of Chai & Ngan (1999).
+
+    A pixel is skin when 133 ≤ Cr ≤ 173 and 77 ≤ Cb ≤ 127 (ITU-R BT.601, 8-bit scale).
+    The unsupervised baselines average their RGB traces over this region, independently of
+    any network's attention.
+
+    Parameters
+    ----------
+    frames : array_like, shape (T, H, W, 3)
+        RGB frames on the 0–255 scale.
+
+    Returns
+    -------
+    ndarray of bool, shape (T, H, W)
+    """
+    rgb = _as_frames(frames)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cr = (r - y) * 0.713 + 128.0
+    cb = (b - y) * 0.564 + 128.0
+    return (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127)

@@ -18,7 +18,13 @@ from tqdm import tqdm
 
 from distraction import baselines, metrics
 from distraction.errors import InputError
-from distraction.masks import attention_regions, corruption_traces, inverse_masks, region_traces
+from distraction.masks import (
+    attention_regions,
+    corruption_traces,
+    inverse_masks,
+    region_traces,
+    skin_pixels,
+)
 from distraction.preprocess import resample_series
 from distraction.signals import condition_signal
 from distraction.store import GroupWriter, open_group, upstream_failure, write_failed_group
@@ -335,6 +341,16 @@ def denoise(
     return {"windows": len(windows), "samples_out": m}
 
 
+def _skin_colour_traces(store: Path, n: int, chunk: int = 512) -> np.ndarray:
+    """Mean RGB of the skin-coloured pixels per frame (the baselines' region)."""
+    frames = open_group(store, "prepared")["frames"]
+    traces = np.empty((n, 3))
+    for start, stop in _chunk_bounds(n, chunk):
+        block = frames[start:stop].values
+        traces[start:stop] = region_traces(block, skin_pixels(block), empty="frame_mean")
+    return traces
+
+
 def method_signals(
     store: Path, task: Task, settings: TaskSettings, methods: list[str], *, seed: int = 0
 ) -> dict[str, np.ndarray]:
@@ -349,7 +365,7 @@ def method_signals(
     if "denoised" in methods:
         out["denoised"] = open_group(store, f"denoised_{task}")["denoised"].values
     allowed = BASELINES if task == "hr" else BR_BASELINES
-    skin = corruption["skin_traces"].values
+    skin = _skin_colour_traces(store, corruption.sizes["time"])
     for name in methods:
         if name not in BASELINES or name not in allowed:
             continue
