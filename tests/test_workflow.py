@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
@@ -103,6 +105,16 @@ def test_outputs_of_a_full_run(workflow_run: Path) -> None:
     assert can["attention_mask"].encoding["chunks"][1:] == (34, 34)
     for name in ("can.keras", "can.json", "can_curves.csv", "can_curves.png", "lstm.keras"):
         assert (results / "training" / "hr" / name).exists()
+    # Subject-wise 2-fold cross-validation before the final model: each training subject is
+    # tested exactly once and never in the fold that trained on it.
+    for kind in ("can", "lstm"):
+        sidecar = json.loads((results / "training" / "hr" / f"{kind}.json").read_text())
+        folds = sidecar["metrics"]["cross_validation"]
+        assert len(folds) == 2
+        tested = [r for fold in folds for r in fold["test_recordings"]]
+        assert sorted(tested) == ["tr/s00/clean", "tr/s01/clean", "tr/s02/clean"]
+        assert all(np.isfinite(fold["test_pearson_r"]) for fold in folds)
+        assert "te/s50/flicker" not in sidecar["training_recordings"]
     figures = results / "reports" / "figures"
     assert (figures / "te" / "s50" / "flicker.hr.masks.png").stat().st_size > 1000
     # No temporary folders or files are left behind anywhere.
