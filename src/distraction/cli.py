@@ -355,7 +355,7 @@ def _train(args: argparse.Namespace, kind: str, examples: list, fit) -> str:
     return (
         f"{kind} {args.task}: {len(examples)} recordings, "
         f"{provenance['metrics']['epochs']} epochs, "
-        f"val loss {provenance['metrics']['final_val_loss']:.4f}{cv_text} -> {args.output}"
+        f"val loss {provenance['metrics']['final_val_loss']}{cv_text} -> {args.output}"
     )
 
 
@@ -375,7 +375,7 @@ def run_train_can(args: argparse.Namespace) -> str:
             x[1],
             y,
             task=args.task,
-            val=(val[0][0], val[0][1], val[1]),
+            val=None if val is None else (val[0][0], val[0][1], val[1]),
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
@@ -408,7 +408,7 @@ def run_train_lstm(args: argparse.Namespace) -> str:
             x[0],
             y,
             task=args.task,
-            val=(val[0][0], val[1]),
+            val=None if val is None else (val[0][0], val[1]),
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,

@@ -19,7 +19,6 @@ from tqdm import tqdm
 from distraction import baselines, metrics
 from distraction.errors import InputError
 from distraction.masks import (
-    attention_regions,
     corruption_traces,
     inverse_masks,
     region_traces,
@@ -176,11 +175,10 @@ def estimate_corruption(
     threshold: float = 0.1,
     fs_out: float = 30.0,
 ) -> dict[str, Any]:
-    """Inverse masks, corruption traces, skin traces and the conditioned signals.
+    """Inverse masks, corruption traces and the conditioned signals.
 
     Writes ``corruption_<task>`` holding, at the video rate, the inverse masks
-    (chunked (k, 34, 34)), the R/G/B corruption traces and the mean colour inside the
-    attention region (input of the unsupervised baselines); and, at ``fs_out``, the
+    (chunked (k, 34, 34)) and the R/G/B corruption traces; and, at ``fs_out``, the
     CAN signal and the corruption traces after the paper's conditioning (integration of
     the CAN output, smoothness-priors detrending, z-scoring, band-pass, resampling,
     scaling to [-1, 1]) plus the ground truth resampled to ``fs_out``.
@@ -195,7 +193,6 @@ def estimate_corruption(
     chunk = int(can["attention_mask"].encoding.get("chunks", (256,))[0])
     times = prepared["time"].values
     traces = np.empty((n, 3))
-    skin = np.empty((n, 3))
     attrs = {
         "fps": fps,
         "fs_out": fs_out,
@@ -222,9 +219,6 @@ def estimate_corruption(
             inverse = inverse_masks(masks, mode=inverse_mode, threshold=threshold)
             inverse_array[start:stop] = inverse
             traces[start:stop] = corruption_traces(frames, inverse)
-            skin[start:stop] = region_traces(
-                frames, attention_regions(masks, threshold=threshold), empty="frame_mean"
-            )
         writer.create(
             "corruption_traces",
             ["time", "channel"],
@@ -233,15 +227,6 @@ def estimate_corruption(
             chunk_len=max(n, 1),
             data=traces,
             attrs={"description": "spatial mean of frame x inverse mask per channel"},
-        )
-        writer.create(
-            "skin_traces",
-            ["time", "channel"],
-            (n, 3),
-            np.float64,
-            chunk_len=max(n, 1),
-            data=skin,
-            attrs={"description": "mean colour inside the attention region"},
         )
         can_signal = can["can_signal"].values.astype(np.float32)
         common = {"band": settings.band, "lam": settings.detrend_lambda, "fs_out": fs_out}

@@ -151,11 +151,15 @@ def train_from_stores(
 
     def run(train_idx: np.ndarray, label: str) -> tuple[Any, Any, list[str], list[str]]:
         train_subjects = [subjects[i] for i in train_idx]
-        fit_idx, val_idx = split_validation(train_subjects, validation_fraction, seed)
+        if len(set(train_subjects)) >= 2:
+            fit_idx, val_idx = split_validation(train_subjects, validation_fraction, seed)
+        else:
+            # A fold left with one subject trains for all epochs, without early stopping.
+            fit_idx, val_idx = np.arange(len(train_idx)), np.arange(0)
         fit_examples = [examples[train_idx[i]] for i in fit_idx]
         val_examples = [examples[train_idx[i]] for i in val_idx]
         x, y = _stack(fit_examples)
-        vx, vy = _stack(val_examples)
+        val = _stack(val_examples) if val_examples else None
         log.info(
             "%s %s %s: %d training, %d validation recordings",
             kind,
@@ -164,7 +168,7 @@ def train_from_stores(
             len(fit_examples),
             len(val_examples),
         )
-        model, history = fit(x, y, (vx, vy), label)
+        model, history = fit(x, y, val, label)
         return model, history, [e.name for e in fit_examples], [e.name for e in val_examples]
 
     fold_metrics = []
