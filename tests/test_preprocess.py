@@ -62,3 +62,11 @@ def test_resample_series_interpolates_and_marks_outside_nan() -> None:
     # A NaN dropout in the source is bridged by its neighbours.
     out = resample_series(source_t, np.array([0.0, np.nan, 20.0]), np.array([1.0]))
     np.testing.assert_allclose(out, [10.0])
+
+
+def test_face_crop_falls_back_to_the_centre_without_a_face() -> None:
+    from distraction.prepare import choose_crop
+
+    blank = np.full((120, 160, 3), 128, dtype=np.uint8)
+    assert choose_crop(blank, "face") == ((20, 0, 120), "centre (no face found)")
+    assert choose_crop(blank, "centre") == ((20, 0, 120), "centre")
