@@ -45,6 +45,14 @@ def _identity(store: Path) -> tuple[str, str]:
     )
 
 
+def _bridge_gaps(values: np.ndarray, store: Path, name: str) -> np.ndarray:
+    """Ground truth with its NaN samples (outside the sensor's span) interpolated over."""
+    valid = np.isfinite(values)
+    if valid.sum() < 3:
+        raise InputError(f"{store}: ground truth '{name}' has no valid samples")
+    return np.interp(np.arange(values.size), np.flatnonzero(valid), values[valid])
+
+
 def can_example(store: Path, settings: TaskSettings) -> Example:
     """CAN inputs and the standardised derivative of the true waveform of one store."""
     from distraction.training import derivative_target
@@ -54,11 +62,7 @@ def can_example(store: Path, settings: TaskSettings) -> Example:
         raise InputError(
             f"{store}: no '{settings.waveform}' ground truth to train the {settings.task} CAN on"
         )
-    wave = prepared[settings.waveform].values
-    valid = np.isfinite(wave)
-    if valid.sum() < 3:
-        raise InputError(f"{store}: ground truth '{settings.waveform}' has no valid samples")
-    wave = np.interp(np.arange(wave.size), np.flatnonzero(valid), wave[valid])
+    wave = _bridge_gaps(prepared[settings.waveform].values, store, settings.waveform)
     # motion[t] is frame t -> t+1; the last prepared frame has no following truth sample.
     target = derivative_target(wave)
     n = target.size
@@ -83,9 +87,7 @@ def lstm_example(store: Path, settings: TaskSettings, window: int, stride: int) 
             f"{settings.task} denoiser on"
         )
     fs_out = float(corruption.attrs["fs_out"])
-    truth = corruption[truth_name].values
-    valid = np.isfinite(truth)
-    truth = np.interp(np.arange(truth.size), np.flatnonzero(valid), truth[valid])
+    truth = _bridge_gaps(corruption[truth_name].values, store, settings.waveform)
     target = condition_signal(
         truth,
         fs_out,
