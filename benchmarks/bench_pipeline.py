@@ -1,14 +1,16 @@
 """End-to-end wall time of one video through every inference stage, CLI vs in-process.
 
 One seeded synthetic clip (``write_clip``, default 60 s 640x480 30 fps, task hr) goes through
-prepare -> infer-can -> corruption -> denoise -> evaluate twice:
+prepare -> infer (infer-can, corruption, denoise) -> evaluate twice:
 
-* ``cli``: each stage as its own ``distraction <stage> ...`` process with the arguments the
-  Snakemake rules pass at the config defaults (workflow/rules/*.smk, config.yaml), so every
-  stage pays Python + library import (and TensorFlow start and model load) once;
+* ``cli``: the three processes the Snakemake rules start per video and task
+  (``distraction prepare``, ``infer``, ``evaluate``) with the arguments the rules pass at the
+  config defaults (workflow/rules/*.smk, config.yaml); each pays Python + library import,
+  ``infer`` also TensorFlow's start and both model loads;
 * ``in-process``: the same stage functions called one after another in one fresh Python
   process (imports, incl. TensorFlow, counted once as ``imports``; each stage loads its model
-  as the CLI does). The difference is the per-stage process start-up cost.
+  as the CLI does), which also gives the split of ``infer`` into its three stages. The
+  difference is the process start-up cost.
 
 Models: ``src/distraction/weights/hr_can.keras`` / ``hr_lstm.keras`` when present, otherwise
 random-init ``build_can("hr")`` / ``build_lstm("hr")`` saved into the scratch folder.
@@ -50,12 +52,6 @@ def models(scratch: Path) -> tuple[Path, Path, str]:
     return can, lstm, "random init (no shipped weights)"
 
 
-def _supports(exe: str, sub: str, flag: str) -> bool:
-    """Whether this checkout's ``distraction <sub>`` has ``flag`` (the CLI is evolving)."""
-    out = subprocess.run([exe, sub, "--help"], capture_output=True, text=True).stdout
-    return flag in out
-
-
 def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> list:
     exe = shutil.which("distraction", path=str(Path(sys.executable).parent)) or "distraction"
     s = str(store)
@@ -82,29 +78,20 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
             ],
         ),
         (
-            "infer-can",
+            "infer",
             [
                 exe,
-                "infer-can",
+                "infer",
                 "--store",
                 s,
                 "--task",
                 "hr",
-                "--model",
+                "--can-model",
                 str(can),
+                "--lstm-model",
+                str(lstm),
                 "--batch-size",
                 str(BATCH),
-            ],
-        ),
-        (
-            "corruption",
-            [
-                exe,
-                "corruption",
-                "--store",
-                s,
-                "--task",
-                "hr",
                 "--inverse-mask",
                 "binary",
                 "--threshold",
@@ -115,27 +102,12 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
                 str(LAMBDA),
                 "--fs-out",
                 "30",
-            ],
-        ),
-        (
-            "denoise",
-            [
-                exe,
-                "denoise",
-                "--store",
-                s,
-                "--task",
-                "hr",
-                "--model",
-                str(lstm),
                 "--window",
                 "60",
                 "--stride",
                 "30",
                 "--overlap",
                 "taper",
-                "--batch-size",
-                str(BATCH),
             ],
         ),
         (
@@ -162,12 +134,9 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
             ],
         ),
     ]
-    # Flags the Snakemake rules pass in newer checkouts.
-    for name, cmd in commands:
-        if _supports(exe, cmd[1], "--record-failures"):
-            cmd.append("--record-failures")
-        if name == "evaluate" and _supports(exe, "evaluate", "--status"):
-            cmd += ["--status", str(csv.with_name("status.csv"))]
+    commands[1][1].append("--record-failures")
+    commands[0][1].append("--record-failures")
+    commands[2][1].extend(["--status", str(csv.with_name("status.csv"))])
     return commands
 
 
@@ -277,8 +246,10 @@ def main() -> None:
                 raise SystemExit(f"in-process run failed:\n{out.stderr[-3000:]}")
             proc_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         proc = min(proc_runs, key=lambda t: sum(t.values()))
+        proc["infer"] = proc["infer-can"] + proc["corruption"] + proc["denoise"]
         rows = []
-        for name in ["imports", "prepare", "infer-can", "corruption", "denoise", "evaluate"]:
+        order = ["imports", "prepare", "infer", "infer-can", "corruption", "denoise", "evaluate"]
+        for name in order:
             c, p = cli.get(name), proc.get(name)
             rows.append(
                 {
@@ -290,7 +261,8 @@ def main() -> None:
                     "process_overhead_s": "" if c is None else c - p,
                 }
             )
-        total_cli, total_proc = sum(cli.values()), sum(proc.values())
+        total_cli = sum(cli.values())
+        total_proc = sum(v for k, v in proc.items() if k != "infer")
         rows.append(
             {
                 "stage": "total",

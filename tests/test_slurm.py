@@ -194,14 +194,13 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
     assert jobs, "no job went through SLURM"
     assert {job[2] for job in jobs} == {"COMPLETED"}
     assert {job[1] for job in jobs} == {ACCOUNT}
-    # The per-video rules went in the profile's three groups, one SLURM job each here, and
+    # The per-video rules went in the profile's two groups, one SLURM job each here, and
     # the network jobs asked for one GPU each (a group of two videos too: not two GPUs).
     expected_gpus = {
         "rule_videos_": "N/A",
         "rule_train_can_": "gres:gpu:1",
-        "rule_can_": "gres:gpu:1",
         "rule_train_lstm_": "gres:gpu:1",
-        "rule_denoised_": "gres:gpu:1",
+        "rule_networks_": "gres:gpu:1",
         "rule_aggregate": "N/A",
     }
     assert len(jobs) == len(expected_gpus), jobs

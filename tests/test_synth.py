@@ -212,7 +212,12 @@ def test_flicker_is_shared_by_the_background(clips: dict[str, dict]) -> None:
         [np.sin(2 * np.pi * flicker_hz * t), np.cos(2 * np.pi * flicker_hz * t)]
     )
     coef, *_ = np.linalg.lstsq(basis, detrend(back / back.mean()), rcond=None)
-    assert 0.008 < np.hypot(*coef) < 0.025
+    # Green modulation depth = amplitude x the green share of the flicker's colour.
+    assert 0.01 <= dyn.flicker_amplitude <= 0.02
+    assert np.hypot(*coef) == pytest.approx(dyn.flicker_amplitude * dyn.flicker_rgb[1], rel=0.2)
+    # The flicker is coloured: the channels' depths differ, around a mean of 1.
+    assert dyn.flicker_rgb.mean() == pytest.approx(1.0)
+    assert np.ptp(dyn.flicker_rgb) > 0.05
     # The clean background has no such line at that frequency.
     fc, pc = _spectrum(_background(cl["frames"])[:, 1], FPS)
     assert pc[np.argmin(np.abs(fc - flicker_hz))] < 1e-3 * p[k]

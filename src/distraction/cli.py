@@ -225,6 +225,84 @@ def run_denoise(args: argparse.Namespace) -> str:
     return f"denoise {args.store} ({args.task}): {summary['windows']} windows"
 
 
+def _infer_all_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    _record_failures_arg(p)
+    p.add_argument("--can-model", type=Path, required=True, help="CAN .keras file")
+    p.add_argument("--lstm-model", type=Path, required=True, help="LSTM .keras file")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--inverse-mask", choices=["binary", "continuous"], default="binary")
+    p.add_argument("--threshold", type=float, default=0.1)
+    p.add_argument("--band", help="pass band in Hz, 'low,high' (task default if omitted)")
+    p.add_argument("--detrend-lambda", type=float, help="smoothness-priors lambda")
+    p.add_argument("--fs-out", type=float, default=30.0)
+    p.add_argument("--window", type=int, default=60)
+    p.add_argument("--stride", type=int, default=30)
+    p.add_argument("--overlap", choices=["taper", "overwrite"], default="taper")
+
+
+@command(
+    "infer",
+    "infer-can, corruption and denoise of one video in one process (what the workflow runs)",
+)(_infer_all_args)
+def run_infer(args: argparse.Namespace) -> str:
+    from distraction.models import configure_devices
+    from distraction.stages import denoise, estimate_corruption, infer_can
+
+    # One process for the three network stages: TensorFlow starts once per video, which
+    # is most of a short video's wall time (benchmarks/bench_pipeline.py).
+    device = configure_devices(seed=None, deterministic=True)
+    settings = _settings(args)
+    stages: list[tuple[str, Callable[[], dict]]] = [
+        (
+            "infer-can",
+            lambda: infer_can(args.store, args.can_model, args.task, batch_size=args.batch_size),
+        ),
+        (
+            "corruption",
+            lambda: estimate_corruption(
+                args.store,
+                args.task,
+                settings,
+                inverse_mode=args.inverse_mask,
+                threshold=args.threshold,
+                fs_out=args.fs_out,
+            ),
+        ),
+        (
+            "denoise",
+            lambda: denoise(
+                args.store,
+                args.task,
+                args.lstm_model,
+                window=args.window,
+                stride=args.stride,
+                overlap=args.overlap,
+                batch_size=args.batch_size,
+            ),
+        ),
+    ]
+    summaries: dict[str, dict] = {}
+    for stage, run in stages:
+        try:
+            summaries[stage] = run()
+        except InputError as exc:
+            if not args.record_failures:
+                raise
+            # Later stages see the recorded failure and record it in their groups too.
+            _record_failure(args, exc, stage=stage)
+            log.warning("%s FAILED, recorded in %s: %s", stage, args.store, exc)
+            summaries[stage] = {"failed": str(exc)}
+    failed = next((s for s in summaries.values() if "failed" in s), None)
+    if failed is not None:
+        return f"infer {args.store} ({args.task}): failed: {failed['failed']}"
+    return (
+        f"infer {args.store} ({args.task}): {summaries['infer-can']['frames']} frames on "
+        f"{device} -> {summaries['corruption']['samples_out']} samples, "
+        f"{summaries['denoise']['windows']} denoiser windows"
+    )
+
+
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
     p.add_argument("--output", type=Path, required=True, help="per-window CSV")
@@ -327,8 +405,15 @@ def _train_settings(args: argparse.Namespace) -> dict:
         "seed",
         "band",
         "detrend_lambda",
+        "window",
+        "stride",
+        "can_model",
+        "inverse_mask",
+        "threshold",
+        "fs_out",
     )
-    return {key: getattr(args, key, None) for key in keys}
+    values = {key: getattr(args, key, None) for key in keys if hasattr(args, key)}
+    return {key: str(v) if isinstance(v, Path) else v for key, v in values.items()}
 
 
 def _train(args: argparse.Namespace, kind: str, examples: list, fit) -> str:
@@ -391,17 +476,46 @@ def _train_lstm_args(p: argparse.ArgumentParser) -> None:
     _train_args(p)
     p.add_argument("--window", type=int, default=60)
     p.add_argument("--stride", type=int, default=30)
+    p.add_argument(
+        "--can-model",
+        type=Path,
+        help="run this CAN on the stores' prepared groups and compute the corruption traces "
+        "in memory (the workflow's way); without it, read stored corruption_<task> groups",
+    )
+    p.add_argument("--inverse-mask", choices=["binary", "continuous"], default="binary")
+    p.add_argument("--threshold", type=float, default=0.1)
+    p.add_argument("--fs-out", type=float, default=30.0)
 
 
-@command("train-lstm", "train the LSTM denoiser from stores with corruption traces")(
+@command("train-lstm", "train the LSTM denoiser on CAN signals and corruption traces")(
     _train_lstm_args
 )
 def run_train_lstm(args: argparse.Namespace) -> str:
-    from distraction.train_io import lstm_example
+    from distraction.train_io import lstm_example, lstm_example_from_can
     from distraction.training import train_lstm
 
     settings = _settings(args)
-    examples = [lstm_example(store, settings, args.window, args.stride) for store in args.stores]
+    if args.can_model is None:
+        examples = [
+            lstm_example(store, settings, args.window, args.stride) for store in args.stores
+        ]
+    else:
+        from distraction.models import load_model
+
+        can = load_model(args.can_model)
+        examples = [
+            lstm_example_from_can(
+                store,
+                can,
+                settings,
+                args.window,
+                args.stride,
+                inverse_mode=args.inverse_mask,
+                threshold=args.threshold,
+                fs_out=args.fs_out,
+            )
+            for store in args.stores
+        ]
 
     def fit(x, y, val, label):
         return train_lstm(
@@ -557,20 +671,19 @@ _OUTPUT_GROUP = {
 }
 
 
-def _record_failure(args: argparse.Namespace, exc: InputError) -> None:
+def _record_failure(args: argparse.Namespace, exc: InputError, stage: str | None = None) -> None:
     """Write the failure record in place of the stage's output group."""
     from distraction.store import open_group, write_failed_group
 
-    group = _OUTPUT_GROUP[args.command]
-    if args.command == "prepare":
+    stage = stage or args.command
+    group = _OUTPUT_GROUP[stage]
+    if stage == "prepare":
         identity = {"dataset": args.dataset, "recording": args.recording}
     else:
         group = f"{group}_{args.task}"
         attrs = open_group(args.store, "prepared").attrs
         identity = {key: attrs[key] for key in ("dataset", "recording", "subject") if key in attrs}
-    write_failed_group(
-        args.store, group, {"failed": str(exc), "failed_stage": args.command, **identity}
-    )
+    write_failed_group(args.store, group, {"failed": str(exc), "failed_stage": stage, **identity})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -166,6 +166,42 @@ def _output_time(start: float, n: int, fs_out: float) -> np.ndarray:
     return start + np.arange(n) / fs_out
 
 
+def conditioned_features(
+    can_signal: np.ndarray,
+    traces: np.ndarray,
+    fps: float,
+    settings: TaskSettings,
+    *,
+    fs_out: float = 30.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The denoiser's inputs: CAN signal and corruption traces after the paper's conditioning.
+
+    Parameters
+    ----------
+    can_signal
+        ``(T,)`` CAN output (waveform derivative) at the video rate; integrated here.
+    traces
+        ``(T, 3)`` R/G/B corruption traces at the video rate.
+    fps
+        Video frame rate, Hz.
+    settings
+        Band and smoothness-priors lambda of the task.
+    fs_out
+        Output rate, Hz.
+
+    Returns
+    -------
+    can_conditioned, traces_conditioned
+        ``(M,)`` and ``(M, 3)`` at ``fs_out``, each scaled to [-1, 1].
+    """
+    # float32 like the network's own output, so stored and in-memory paths agree exactly.
+    signal = np.asarray(can_signal).astype(np.float32)
+    common = {"band": settings.band, "lam": settings.detrend_lambda, "fs_out": fs_out}
+    can_conditioned = condition_signal(signal, fps, integrate=True, **common)
+    traces_conditioned = condition_signal(traces, fps, integrate=False, **common)
+    return can_conditioned, traces_conditioned
+
+
 def estimate_corruption(
     store: Path,
     task: Task,
@@ -228,10 +264,9 @@ def estimate_corruption(
             data=traces,
             attrs={"description": "spatial mean of frame x inverse mask per channel"},
         )
-        can_signal = can["can_signal"].values.astype(np.float32)
-        common = {"band": settings.band, "lam": settings.detrend_lambda, "fs_out": fs_out}
-        can_conditioned = condition_signal(can_signal, fps, integrate=True, **common)
-        traces_conditioned = condition_signal(traces, fps, integrate=False, **common)
+        can_conditioned, traces_conditioned = conditioned_features(
+            can["can_signal"].values, traces, fps, settings, fs_out=fs_out
+        )
         m = len(can_conditioned)
         time_out = _output_time(float(times[0]), m, fs_out)
         writer.coord("time_out", time_out, attrs={"units": "s", "fs": fs_out})

@@ -103,6 +103,11 @@ class Corruption:
         Range from which the flicker frequency is drawn.
     flicker_min_distance_bpm : float
         Minimum distance between the flicker frequency and the clip's mean HR.
+    flicker_tint : float
+        Colour of the flicker: the modulation depth of each of R, G, B is the amplitude
+        times ``1 + flicker_tint * u_c`` with ``u`` drawn per clip (uniform in ±1, mean
+        removed). 0 is colour-neutral flicker, which CHROM and POS cancel by design; real
+        in-band flicker (screens, fluorescent or mixed light) also changes colour.
     ambient_level : float
         Additive ambient light as a fraction of full scale (coloured, per clip).
     ambient_drift : float
@@ -138,6 +143,7 @@ class Corruption:
     flicker_amplitude: tuple[float, float] = (0.0, 0.0)
     flicker_band_hz: tuple[float, float] = (0.7, 2.5)
     flicker_min_distance_bpm: float = 8.0
+    flicker_tint: float = 0.0
     ambient_level: float = 0.0
     ambient_drift: float = 0.0
     light_gradient: float = 0.08
@@ -155,6 +161,7 @@ CONDITIONS: dict[str, Corruption] = {
     "clean": Corruption(),
     "flicker": Corruption(
         flicker_amplitude=(0.01, 0.02),
+        flicker_tint=0.3,
         intensity_drift=0.04,
         colour_drift=0.015,
     ),
@@ -307,6 +314,8 @@ class SceneDynamics:
         Flicker frequency, or None without flicker.
     flicker_amplitude : float
         Relative flicker amplitude (0 without flicker).
+    flicker_rgb : ndarray
+        (3,) relative modulation depth of the flicker per channel (mean 1).
     """
 
     time: np.ndarray
@@ -320,6 +329,7 @@ class SceneDynamics:
     spot: np.ndarray
     flicker_hz: float | None
     flicker_amplitude: float
+    flicker_rgb: np.ndarray
 
 
 # --------------------------------------------------------------------------------------
@@ -830,13 +840,18 @@ def scene_dynamics(
             )
     flicker_hz: float | None = None
     flicker_amp = 0.0
-    flicker = np.ones(n)
+    flicker = np.ones((n, 3))
+    flicker_rgb = np.ones(3)
     if corruption.flicker_amplitude[1] > 0:
         flicker_hz = _draw_flicker_hz(r_flicker, corruption, float(np.mean(physiology.hr)))
         flicker_amp = float(r_flicker.uniform(*corruption.flicker_amplitude))
         phase = r_flicker.uniform(0.0, 2 * np.pi)
-        flicker = 1.0 + flicker_amp * np.sin(2 * np.pi * flicker_hz * (time - time[0]) + phase)
-    light_rgb = np.clip(intensity, 0.2, None)[:, None] * colour * flicker[:, None]
+        if corruption.flicker_tint > 0:
+            u = r_flicker.uniform(-1.0, 1.0, 3)
+            flicker_rgb = 1.0 + corruption.flicker_tint * (u - u.mean())
+        wave = np.sin(2 * np.pi * flicker_hz * (time - time[0]) + phase)
+        flicker = 1.0 + flicker_amp * wave[:, None] * flicker_rgb
+    light_rgb = np.clip(intensity, 0.2, None)[:, None] * colour * flicker
 
     # Additive ambient light (e.g. a second, differently coloured source).
     ambient = np.zeros((n, 3))
@@ -873,6 +888,7 @@ def scene_dynamics(
         spot=spot,
         flicker_hz=flicker_hz,
         flicker_amplitude=flicker_amp,
+        flicker_rgb=flicker_rgb,
     )
 
 

@@ -75,19 +75,18 @@ def can_example(store: Path, settings: TaskSettings) -> Example:
     )
 
 
-def lstm_example(store: Path, settings: TaskSettings, window: int, stride: int) -> Example:
-    """Denoiser windows of one store: [R, G, B traces, CAN] against the conditioned truth."""
+def _lstm_windows(
+    store: Path,
+    features: np.ndarray,
+    truth: np.ndarray,
+    fs_out: float,
+    settings: TaskSettings,
+    window: int,
+    stride: int,
+) -> Example:
     from distraction.training import make_lstm_windows
 
-    corruption = open_group(store, f"corruption_{settings.task}")
-    truth_name = f"truth_{settings.waveform}"
-    if truth_name not in corruption:
-        raise InputError(
-            f"{store}: no '{settings.waveform}' ground truth to train the "
-            f"{settings.task} denoiser on"
-        )
-    fs_out = float(corruption.attrs["fs_out"])
-    truth = _bridge_gaps(corruption[truth_name].values, store, settings.waveform)
+    truth = _bridge_gaps(truth, store, settings.waveform)
     target = condition_signal(
         truth,
         fs_out,
@@ -96,12 +95,84 @@ def lstm_example(store: Path, settings: TaskSettings, window: int, stride: int) 
         fs_out=fs_out,
         integrate=False,
     )
-    features = np.column_stack(
-        [corruption["traces_conditioned"].values, corruption["can_conditioned"].values]
-    )
     x, y = make_lstm_windows(features, target, window=window, stride=stride)
     name, subject = _identity(store)
     return Example(name, subject, (x,), y)
+
+
+def _missing_truth(store: Path, settings: TaskSettings) -> InputError:
+    return InputError(
+        f"{store}: no '{settings.waveform}' ground truth to train the {settings.task} denoiser on"
+    )
+
+
+def lstm_example(store: Path, settings: TaskSettings, window: int, stride: int) -> Example:
+    """Denoiser windows of one store: [R, G, B traces, CAN] against the conditioned truth.
+
+    Reads the stored ``corruption_<task>`` group (written by ``distraction corruption``).
+    """
+    corruption = open_group(store, f"corruption_{settings.task}")
+    truth_name = f"truth_{settings.waveform}"
+    if truth_name not in corruption:
+        raise _missing_truth(store, settings)
+    features = np.column_stack(
+        [corruption["traces_conditioned"].values, corruption["can_conditioned"].values]
+    )
+    return _lstm_windows(
+        store,
+        features,
+        corruption[truth_name].values,
+        float(corruption.attrs["fs_out"]),
+        settings,
+        window,
+        stride,
+    )
+
+
+def lstm_example_from_can(
+    store: Path,
+    can_model: Any,
+    settings: TaskSettings,
+    window: int,
+    stride: int,
+    *,
+    inverse_mode: str = "binary",
+    threshold: float = 0.1,
+    fs_out: float = 30.0,
+    batch_size: int = 256,
+) -> Example:
+    """Denoiser windows of one store, with the CAN run here on its prepared group.
+
+    The same computation as ``infer-can`` followed by ``corruption`` (identical
+    arrays), kept in memory: the denoiser is trained on a freshly trained CAN's
+    outputs without writing them to the store, where the inference workflow's
+    results live.
+    """
+    from distraction.masks import corruption_traces, inverse_masks
+    from distraction.models import predict_can
+    from distraction.preprocess import resample_series
+    from distraction.stages import _output_time, conditioned_features
+
+    prepared = open_group(store, "prepared")
+    if settings.waveform not in prepared:
+        raise _missing_truth(store, settings)
+    signal, mask1, _ = predict_can(
+        can_model,
+        prepared["motion"].values,
+        prepared["appearance"].values,
+        batch_size=batch_size,
+    )
+    inverse = inverse_masks(mask1, mode=inverse_mode, threshold=threshold)
+    traces = corruption_traces(prepared["frames"].values, inverse)
+    fps = float(prepared.attrs["fps"])
+    can_conditioned, traces_conditioned = conditioned_features(
+        signal, traces, fps, settings, fs_out=fs_out
+    )
+    times = prepared["time"].values
+    time_out = _output_time(float(times[0]), len(can_conditioned), fs_out)
+    truth = resample_series(times, prepared[settings.waveform].values, time_out)
+    features = np.column_stack([traces_conditioned, can_conditioned])
+    return _lstm_windows(store, features, truth, fs_out, settings, window, stride)
 
 
 def _stack(examples: Sequence[Example]) -> tuple[list[np.ndarray], np.ndarray]:

@@ -1,71 +1,41 @@
-# Network stages per video: CAN inference, corruption estimation and LSTM denoising.
+# Network stages per video, in one job (one process, so TensorFlow starts once per video):
+# CAN inference (signal + attention masks), inverse-mask corruption traces, LSTM denoising.
+# Each stage still writes its own group of the store and is its own CLI subcommand
+# (infer-can, corruption, denoise); `distraction infer` runs the three in sequence.
 
 
-rule infer_can:
+rule infer:
     input:
         prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
-        model=lambda w: model_file(w.task, "can"),
+        can_model=lambda w: model_file(w.task, "can"),
+        lstm_model=lambda w: model_file(w.task, "lstm"),
     output:
-        directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/can_{{task}}"),
+        can=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/can_{{task}}"),
+        corruption=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}"),
+        denoised=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}"),
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         batch_size=config["models"]["batch_size"],
-    threads: 2
-    resources:
-        gpu=1,
-    log:
-        f"{RESULTS}/logs/{{dataset}}/infer_can_{{task}}/{{recording}}.log",
-    conda:
-        "../../envs/distraction.yaml"
-    shell:
-        "distraction infer-can --store {params.store:q} --task {wildcards.task} "
-        "--model {input.model:q} --batch-size {params.batch_size} --record-failures 2> {log:q}"
-
-
-rule corruption:
-    input:
-        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
-        can=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/can_{{task}}",
-    output:
-        directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}"),
-    params:
-        store=lambda w: store_path(w.dataset, w.recording),
         inverse_mask=config["corruption"]["inverse_mask"],
         threshold=config["corruption"]["threshold"],
         band=lambda w: task_band(w.task),
         detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
         fs_out=config["conditioning"]["fs_out"],
-    log:
-        f"{RESULTS}/logs/{{dataset}}/corruption_{{task}}/{{recording}}.log",
-    conda:
-        "../../envs/distraction.yaml"
-    shell:
-        "distraction corruption --store {params.store:q} --task {wildcards.task} "
-        "--inverse-mask {params.inverse_mask} --threshold {params.threshold} --band {params.band} "
-        "--detrend-lambda {params.detrend_lambda} --fs-out {params.fs_out} --record-failures "
-        "2> {log:q}"
-
-
-rule denoise:
-    input:
-        corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
-        model=lambda w: model_file(w.task, "lstm"),
-    output:
-        directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}"),
-    params:
-        store=lambda w: store_path(w.dataset, w.recording),
         window=config["denoise"]["window"],
         stride=config["denoise"]["stride"],
         overlap=config["denoise"]["overlap"],
-        batch_size=config["models"]["batch_size"],
     threads: 2
     resources:
         gpu=1,
     log:
-        f"{RESULTS}/logs/{{dataset}}/denoise_{{task}}/{{recording}}.log",
+        f"{RESULTS}/logs/{{dataset}}/infer_{{task}}/{{recording}}.log",
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction denoise --store {params.store:q} --task {wildcards.task} --model {input.model:q} "
+        "distraction infer --store {params.store:q} --task {wildcards.task} "
+        "--can-model {input.can_model:q} --lstm-model {input.lstm_model:q} "
+        "--batch-size {params.batch_size} --inverse-mask {params.inverse_mask} "
+        "--threshold {params.threshold} --band {params.band} "
+        "--detrend-lambda {params.detrend_lambda} --fs-out {params.fs_out} "
         "--window {params.window} --stride {params.stride} --overlap {params.overlap} "
-        "--batch-size {params.batch_size} --record-failures 2> {log:q}"
+        "--record-failures 2> {log:q}"

@@ -1,5 +1,5 @@
-# Training from scratch (CAN, then the LSTM denoiser on the trained CAN's outputs), with
-# subject-wise cross-validation. Only runs when a config points models.* at these outputs
+# Training from scratch (CAN, then the LSTM denoiser on the trained CAN's outputs, computed
+# in memory by train-lstm), with subject-wise cross-validation. Only runs when a config points models.* at these outputs
 # (see workflow/configs/train_synth.yaml) or when `snakemake train` is asked for.
 
 
@@ -40,18 +40,22 @@ rule train_can:
 
 rule train_lstm:
     input:
-        corruption=lambda w: training_groups(f"corruption_{w.task}"),
+        prepared=lambda w: training_groups("prepared"),
+        can_model=f"{RESULTS}/training/{{task}}/can.keras",
     output:
         model=f"{RESULTS}/training/{{task}}/lstm.keras",
         curves=report(f"{RESULTS}/training/{{task}}/lstm_curves.csv", category="Training"),
         curves_png=report(f"{RESULTS}/training/{{task}}/lstm_curves.png", category="Training"),
         sidecar=f"{RESULTS}/training/{{task}}/lstm.json",
     params:
-        stores=lambda w, input: [os.path.dirname(p) for p in input.corruption],
+        stores=lambda w, input: [os.path.dirname(p) for p in input.prepared],
         band=lambda w: task_band(w.task),
         detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
         window=config["denoise"]["window"],
         stride=config["denoise"]["stride"],
+        inverse_mask=config["corruption"]["inverse_mask"],
+        threshold=config["corruption"]["threshold"],
+        fs_out=config["conditioning"]["fs_out"],
         folds=config["training"]["folds"],
         fraction=config["training"]["validation_fraction"],
         epochs=config["training"]["lstm_epochs"],
@@ -73,7 +77,8 @@ rule train_lstm:
         "--batch-size {params.batch_size} --learning-rate {params.learning_rate} "
         "--patience {params.patience} --seed {params.seed} --band {params.band} "
         "--detrend-lambda {params.detrend_lambda} --window {params.window} --stride {params.stride} "
-        "2> {log:q}"
+        "--can-model {input.can_model:q} --inverse-mask {params.inverse_mask} "
+        "--threshold {params.threshold} --fs-out {params.fs_out} 2> {log:q}"
 
 
 rule train:

@@ -1,0 +1,111 @@
+"""The per-video network stages through the CLI: `infer` (what the workflow runs) equals
+infer-can -> corruption -> denoise run one by one, bad models are recorded as failures, and
+the denoiser's in-memory training inputs equal the stored ones."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distraction.cli import main
+from distraction.datasets import get_loader
+from distraction.models import load_model
+from distraction.prepare import prepare_recording
+from distraction.stages import task_settings
+from distraction.store import open_group
+from distraction.synth import write_clip
+from distraction.train_io import lstm_example, lstm_example_from_can
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
+GROUPS = ("can_hr", "corruption_hr", "denoised_hr")
+
+
+@pytest.fixture(scope="module")
+def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("clips")
+    (root / "s01").mkdir()
+    write_clip(
+        root / "s01" / "flicker.avi",
+        root / "s01" / "flicker.csv",
+        subject_index=7,
+        condition="flicker",
+        duration_s=12.0,
+        width=96,
+        height=72,
+        seed=3,
+    )
+    loader = get_loader("generic", "clips", root)
+    (recording,) = loader.list_recordings()
+    store = root / "store.zarr"
+    prepare_recording(loader, recording, store)
+    return store
+
+
+def _copy(store: Path, tmp_path: Path, name: str) -> Path:
+    target = tmp_path / name
+    shutil.copytree(store, target)
+    return target
+
+
+def test_infer_equals_the_three_stages_run_one_by_one(prepared_store: Path, tmp_path: Path) -> None:
+    combined = _copy(prepared_store, tmp_path, "combined.zarr")
+    staged = _copy(prepared_store, tmp_path, "staged.zarr")
+    can, lstm = str(WEIGHTS / "hr_can.keras"), str(WEIGHTS / "hr_lstm.keras")
+    common = ["--task", "hr"]
+    assert (
+        main(["infer", "--store", str(combined), *common, "--can-model", can, "--lstm-model", lstm])
+        == 0
+    )
+    assert main(["infer-can", "--store", str(staged), *common, "--model", can]) == 0
+    assert main(["corruption", "--store", str(staged), *common]) == 0
+    assert main(["denoise", "--store", str(staged), *common, "--model", lstm]) == 0
+    for group in GROUPS:
+        a, b = open_group(combined, group), open_group(staged, group)
+        assert set(a.data_vars) == set(b.data_vars) and a.data_vars
+        for name in a.data_vars:
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+    denoised = open_group(combined, "denoised_hr")["denoised"].values
+    assert np.isfinite(denoised).all() and np.abs(denoised).max() > 0
+
+
+def test_infer_records_a_bad_model_in_every_network_group(
+    prepared_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = _copy(prepared_store, tmp_path, "bad.zarr")
+    bad = tmp_path / "broken.keras"
+    bad.write_text("not a model")
+    args = ["infer", "--store", str(store), "--task", "hr", "--can-model", str(bad)]
+    args += ["--lstm-model", str(WEIGHTS / "hr_lstm.keras")]
+    # Without --record-failures: one line naming the file, exit status 2, nothing written.
+    assert main(args) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("distraction infer: error:") and str(bad) in error
+    assert not any((store / group).exists() for group in GROUPS)
+    # With it: the reason is recorded in each network group, and the job succeeds.
+    assert main([*args, "--record-failures"]) == 0
+    for group in GROUPS:
+        attrs = open_group(store, group).attrs
+        assert str(bad) in attrs["failed"]
+        assert attrs["failed_stage"] == "infer-can"
+
+
+def test_denoiser_training_inputs_in_memory_equal_the_stored_ones(
+    prepared_store: Path, tmp_path: Path
+) -> None:
+    store = _copy(prepared_store, tmp_path, "train.zarr")
+    can = WEIGHTS / "hr_can.keras"
+    assert main(["infer-can", "--store", str(store), "--task", "hr", "--model", str(can)]) == 0
+    assert main(["corruption", "--store", str(store), "--task", "hr"]) == 0
+    settings = task_settings("hr")
+    stored = lstm_example(store, settings, 60, 30)
+    in_memory = lstm_example_from_can(store, load_model(can), settings, 60, 30)
+    # 12 s at 30 fps: 359 frame differences -> (359 - 60) // 30 + 1 = 10 windows.
+    assert stored.inputs[0].shape == in_memory.inputs[0].shape == (10, 60, 4)
+    # Same functions on the same arrays; only the CAN's batching could differ (it does not
+    # here), so a float32-level tolerance.
+    np.testing.assert_allclose(in_memory.inputs[0], stored.inputs[0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(in_memory.target, stored.target, rtol=0, atol=1e-9)
+    assert (in_memory.name, in_memory.subject) == (stored.name, stored.subject)
