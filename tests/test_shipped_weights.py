@@ -19,7 +19,7 @@ from distraction.store import open_group
 from distraction.synth import write_clip
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
-# Subjects 100-109 trained the shipped networks (workflow/configs/train_synth.yaml).
+# Subjects 100-119 trained the shipped networks (workflow/configs/train_synth.yaml).
 HELD_OUT_SUBJECT = 300
 
 
