@@ -90,6 +90,11 @@ def test_infer_records_a_bad_model_in_every_network_group(
         attrs = open_group(store, group).attrs
         assert str(bad) in attrs["failed"]
         assert attrs["failed_stage"] == "infer-can"
+    # Its example figures state the reason instead of failing the job.
+    figures = [tmp_path / "masks.png", tmp_path / "waveforms.png"]
+    assert main(["figures", "--store", str(store), "--task", "hr", "--triptych", str(figures[0]),
+                 "--waveforms", str(figures[1])]) == 0  # fmt: skip
+    assert all(path.stat().st_size > 1000 for path in figures)
 
 
 def test_denoiser_training_inputs_in_memory_equal_the_stored_ones(

@@ -218,13 +218,15 @@ def test_changing_an_evaluation_setting_reruns_only_evaluation(workflow_run: Pat
 
 
 def test_bad_videos_are_reported_and_videos_without_truth_are_evaluated(workflow_run: Path) -> None:
-    root = workflow_run / "own videos"
-    (root / "s01").mkdir(parents=True)
+    # Spaces, quotes and non-ASCII letters in folder and file names: the rules quote paths.
+    root = workflow_run / "own vidéos 'x'"
+    subject = "s 01 'ü'"
+    (root / subject).mkdir(parents=True)
     (root / "s02").mkdir()
     # A recording without ground truth: the test clip's video alone.
     shutil.copy(
         workflow_run / "results" / "te" / "videos" / "s50" / "flicker.avi",
-        root / "s01" / "rest.avi",
+        root / subject / "rest.avi",
     )
     (root / "s02" / "broken.avi").write_bytes(b"this is not a video" * 200)
     config = write_config(
@@ -242,7 +244,7 @@ def test_bad_videos_are_reported_and_videos_without_truth_are_evaluated(workflow
     assert str(root / "s02" / "broken.avi") in broken["reason"]
     windows = pd.read_csv(reports / "windows.csv")
     own = windows[windows["dataset"] == "own"]
-    assert set(own["video"]) == {"s01/rest"}
+    assert set(own["video"]) == {f"{subject}/rest"}
     assert own["est_rate"].notna().all()
     assert own[["true_rate", "snr_db", "waveform_mae"]].isna().all().all()
     # The other datasets' windows are still there.

@@ -6,12 +6,22 @@ from pathlib import Path
 
 import numpy as np
 
-from distraction.report import plot_waveforms, triptych
-from distraction.store import open_group
+from distraction.report import failure_note, plot_waveforms, triptych
+from distraction.store import open_group, upstream_failure
 
 
 def video_figures(store: Path, task: str, triptych_path: Path, waveforms_path: Path) -> None:
-    """Write the frame/attention/inverse-mask triptych (middle frame) and example waveforms."""
+    """Write the frame/attention/inverse-mask triptych (middle frame) and example waveforms.
+
+    A video that failed an earlier stage gets two figures stating the reason instead.
+    """
+    # The network stages pass a failure on, so the last group carries any earlier one.
+    if failure := upstream_failure(store, f"denoised_{task}"):
+        name = f"{failure.get('dataset', '')}/{failure.get('recording', '')} ({task.upper()})"
+        reason = f"{failure.get('failed_stage', '')} failed: {failure['failed']}"
+        for path in (triptych_path, waveforms_path):
+            failure_note(path, name, reason)
+        return
     prepared = open_group(store, "prepared")
     can = open_group(store, f"can_{task}")
     corruption = open_group(store, f"corruption_{task}")

@@ -209,6 +209,23 @@ def triptych(
     plt.close(fig)
 
 
+def failure_note(path: Path, title: str, reason: str) -> None:
+    """A figure that says why a video has no example figure (it failed or was skipped)."""
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, textwrap.fill(f"no figure: {reason}", 100), ha="center", va="center")
+    fig.suptitle(title)
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
 def plot_waveforms(
     time: np.ndarray,
     signals: dict[str, np.ndarray],
