@@ -251,6 +251,14 @@ def test_bad_videos_are_reported_and_videos_without_truth_are_evaluated(workflow
     assert "te" in set(windows["dataset"])
 
 
+def test_denoiser_only_datasets_retrain_only_the_denoiser(workflow_run: Path) -> None:
+    config = write_config(workflow_run, training__lstm_extra_datasets=["te"])
+    jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
+    # The LSTM now also trains on te; the CAN's training set is unchanged.
+    assert jobs.get("train_lstm") == 1
+    assert "train_can" not in jobs and "prepare" not in jobs
+
+
 def test_unchanged_model_weights_do_not_trigger_inference(workflow_run: Path) -> None:
     config = write_config(workflow_run)
     model = workflow_run / "results" / "training" / "hr" / "can.keras"

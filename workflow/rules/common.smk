@@ -103,11 +103,11 @@ def training_datasets():
     return config["training"]["datasets"] or list(config["datasets"])
 
 
-def training_groups(group):
-    """A stage group of every training recording."""
+def training_groups(group, extra=()):
+    """A stage group of every training recording (and of the ``extra`` datasets')."""
     return [
         f"{store_path(dataset, recording)}/{group}"
-        for dataset in training_datasets()
+        for dataset in [*training_datasets(), *extra]
         for recording in RECORDINGS[dataset]
     ]
 

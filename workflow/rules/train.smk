@@ -40,7 +40,7 @@ rule train_can:
 
 rule train_lstm:
     input:
-        prepared=lambda w: training_groups("prepared"),
+        prepared=lambda w: training_groups("prepared", config["training"]["lstm_extra_datasets"]),
         can_model=f"{RESULTS}/training/{{task}}/can.keras",
     output:
         model=f"{RESULTS}/training/{{task}}/lstm.keras",
