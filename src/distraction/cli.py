@@ -152,38 +152,43 @@ def _settings(args: argparse.Namespace):
     )
 
 
-def _infer_args(p: argparse.ArgumentParser) -> None:
-    _task_args(p)
-    _record_failures_arg(p)
-    p.add_argument("--model", type=Path, required=True, help="CAN .keras file")
+def _batch_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=256)
 
 
-@command("infer-can", "run the CAN: signal and attention masks into the store")(_infer_args)
-def run_infer_can(args: argparse.Namespace) -> str:
-    from distraction.models import configure_devices
-    from distraction.stages import infer_can
-
-    device = configure_devices(seed=None, deterministic=True)
-    summary = infer_can(args.store, args.model, args.task, batch_size=args.batch_size)
-    return f"infer-can {args.store} ({args.task}): {summary['frames']} frames on {device}"
-
-
-def _corruption_args(p: argparse.ArgumentParser) -> None:
-    _task_args(p)
-    _record_failures_arg(p)
+def _mask_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inverse-mask", choices=["binary", "continuous"], default="binary")
     p.add_argument("--threshold", type=float, default=0.1)
+
+
+def _corruption_options(p: argparse.ArgumentParser) -> None:
+    _mask_options(p)
     p.add_argument("--band", help="pass band in Hz, 'low,high' (task default if omitted)")
     p.add_argument("--detrend-lambda", type=float, help="smoothness-priors lambda")
     p.add_argument("--fs-out", type=float, default=30.0)
 
 
-@command("corruption", "inverse masks, corruption traces and conditioned signals")(_corruption_args)
-def run_corruption(args: argparse.Namespace) -> str:
+def _window_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--window", type=int, default=60)
+    p.add_argument("--stride", type=int, default=30)
+
+
+def _denoise_options(p: argparse.ArgumentParser) -> None:
+    _window_options(p)
+    p.add_argument("--overlap", choices=["taper", "overwrite"], default="taper")
+
+
+# The three network stages, called by their own subcommands and together by `infer`.
+def _can_stage(args: argparse.Namespace, model: Path) -> dict:
+    from distraction.stages import infer_can
+
+    return infer_can(args.store, model, args.task, batch_size=args.batch_size)
+
+
+def _corruption_stage(args: argparse.Namespace) -> dict:
     from distraction.stages import estimate_corruption
 
-    summary = estimate_corruption(
+    return estimate_corruption(
         args.store,
         args.task,
         _settings(args),
@@ -191,6 +196,47 @@ def run_corruption(args: argparse.Namespace) -> str:
         threshold=args.threshold,
         fs_out=args.fs_out,
     )
+
+
+def _denoise_stage(args: argparse.Namespace, model: Path) -> dict:
+    from distraction.stages import denoise
+
+    return denoise(
+        args.store,
+        args.task,
+        model,
+        window=args.window,
+        stride=args.stride,
+        overlap=args.overlap,
+        batch_size=args.batch_size,
+    )
+
+
+def _infer_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    _record_failures_arg(p)
+    p.add_argument("--model", type=Path, required=True, help="CAN .keras file")
+    _batch_option(p)
+
+
+@command("infer-can", "run the CAN: signal and attention masks into the store")(_infer_args)
+def run_infer_can(args: argparse.Namespace) -> str:
+    from distraction.models import configure_devices
+
+    device = configure_devices(seed=None, deterministic=True)
+    summary = _can_stage(args, args.model)
+    return f"infer-can {args.store} ({args.task}): {summary['frames']} frames on {device}"
+
+
+def _corruption_args(p: argparse.ArgumentParser) -> None:
+    _task_args(p)
+    _record_failures_arg(p)
+    _corruption_options(p)
+
+
+@command("corruption", "inverse masks, corruption traces and conditioned signals")(_corruption_args)
+def run_corruption(args: argparse.Namespace) -> str:
+    summary = _corruption_stage(args)
     return (
         f"corruption {args.store} ({args.task}): {summary['frames']} frames -> "
         f"{summary['samples_out']} samples"
@@ -201,27 +247,16 @@ def _denoise_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
     _record_failures_arg(p)
     p.add_argument("--model", type=Path, required=True, help="LSTM .keras file")
-    p.add_argument("--window", type=int, default=60)
-    p.add_argument("--stride", type=int, default=30)
-    p.add_argument("--overlap", choices=["taper", "overwrite"], default="taper")
-    p.add_argument("--batch-size", type=int, default=256)
+    _denoise_options(p)
+    _batch_option(p)
 
 
 @command("denoise", "LSTM denoising of the CAN signal with the corruption traces")(_denoise_args)
 def run_denoise(args: argparse.Namespace) -> str:
     from distraction.models import configure_devices
-    from distraction.stages import denoise
 
     configure_devices(seed=None, deterministic=True)
-    summary = denoise(
-        args.store,
-        args.task,
-        args.model,
-        window=args.window,
-        stride=args.stride,
-        overlap=args.overlap,
-        batch_size=args.batch_size,
-    )
+    summary = _denoise_stage(args, args.model)
     return f"denoise {args.store} ({args.task}): {summary['windows']} windows"
 
 
@@ -230,15 +265,9 @@ def _infer_all_args(p: argparse.ArgumentParser) -> None:
     _record_failures_arg(p)
     p.add_argument("--can-model", type=Path, required=True, help="CAN .keras file")
     p.add_argument("--lstm-model", type=Path, required=True, help="LSTM .keras file")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--inverse-mask", choices=["binary", "continuous"], default="binary")
-    p.add_argument("--threshold", type=float, default=0.1)
-    p.add_argument("--band", help="pass band in Hz, 'low,high' (task default if omitted)")
-    p.add_argument("--detrend-lambda", type=float, help="smoothness-priors lambda")
-    p.add_argument("--fs-out", type=float, default=30.0)
-    p.add_argument("--window", type=int, default=60)
-    p.add_argument("--stride", type=int, default=30)
-    p.add_argument("--overlap", choices=["taper", "overwrite"], default="taper")
+    _batch_option(p)
+    _corruption_options(p)
+    _denoise_options(p)
 
 
 @command(
@@ -247,40 +276,14 @@ def _infer_all_args(p: argparse.ArgumentParser) -> None:
 )(_infer_all_args)
 def run_infer(args: argparse.Namespace) -> str:
     from distraction.models import configure_devices
-    from distraction.stages import denoise, estimate_corruption, infer_can
 
     # One process for the three network stages: TensorFlow starts once per video, which
     # is most of a short video's wall time (benchmarks/bench_pipeline.py).
     device = configure_devices(seed=None, deterministic=True)
-    settings = _settings(args)
     stages: list[tuple[str, Callable[[], dict]]] = [
-        (
-            "infer-can",
-            lambda: infer_can(args.store, args.can_model, args.task, batch_size=args.batch_size),
-        ),
-        (
-            "corruption",
-            lambda: estimate_corruption(
-                args.store,
-                args.task,
-                settings,
-                inverse_mode=args.inverse_mask,
-                threshold=args.threshold,
-                fs_out=args.fs_out,
-            ),
-        ),
-        (
-            "denoise",
-            lambda: denoise(
-                args.store,
-                args.task,
-                args.lstm_model,
-                window=args.window,
-                stride=args.stride,
-                overlap=args.overlap,
-                batch_size=args.batch_size,
-            ),
-        ),
+        ("infer-can", lambda: _can_stage(args, args.can_model)),
+        ("corruption", lambda: _corruption_stage(args)),
+        ("denoise", lambda: _denoise_stage(args, args.lstm_model)),
     ]
     summaries: dict[str, dict] = {}
     for stage, run in stages:
@@ -474,16 +477,14 @@ def run_train_can(args: argparse.Namespace) -> str:
 
 def _train_lstm_args(p: argparse.ArgumentParser) -> None:
     _train_args(p)
-    p.add_argument("--window", type=int, default=60)
-    p.add_argument("--stride", type=int, default=30)
+    _window_options(p)
     p.add_argument(
         "--can-model",
         type=Path,
         help="run this CAN on the stores' prepared groups and compute the corruption traces "
         "in memory (the workflow's way); without it, read stored corruption_<task> groups",
     )
-    p.add_argument("--inverse-mask", choices=["binary", "continuous"], default="binary")
-    p.add_argument("--threshold", type=float, default=0.1)
+    _mask_options(p)
     p.add_argument("--fs-out", type=float, default=30.0)
 
 

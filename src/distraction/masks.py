@@ -121,7 +121,8 @@ def inverse_masks(
 def attention_regions(masks: ArrayLike, *, threshold: float = 0.1) -> NDArray[np.float32]:
     """Binary region the network attends to: ``1 - inverse_masks(masks, mode="binary")``.
 
-    This is the skin region for the unsupervised baselines (see `region_traces`).
+    One region for :func:`region_traces` (the baselines use :func:`skin_pixels` instead,
+    independent of any network).
 
     Parameters
     ----------
