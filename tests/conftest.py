@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,3 +25,27 @@ def reference_dir() -> Path:
     if not (REFERENCE / "README.md").exists():
         pytest.skip(f"reference material not found at {REFERENCE}")
     return REFERENCE
+
+
+def prepared_clip(
+    root: Path, subject: str, condition: str, *, dataset: str = "clips", **clip: Any
+) -> Path:
+    """Render one synthetic clip as a generic dataset under ``root`` and prepare it.
+
+    ``clip`` goes to :func:`distraction.synth.write_clip` (subject_index, duration_s, width,
+    height, seed, ...), except ``chunk_frames`` for the preparation. Returns the store
+    ``root / "store.zarr"``.
+    """
+    from distraction.datasets import get_loader
+    from distraction.prepare import prepare_recording
+    from distraction.synth import write_clip
+
+    chunk_frames = clip.pop("chunk_frames", 256)
+    (root / subject).mkdir(parents=True, exist_ok=True)
+    base = root / subject / condition
+    write_clip(base.with_suffix(".avi"), base.with_suffix(".csv"), condition=condition, **clip)
+    loader = get_loader("generic", dataset, root)
+    (recording,) = loader.list_recordings()
+    store = root / "store.zarr"
+    prepare_recording(loader, recording, store, chunk_frames=chunk_frames)
+    return store

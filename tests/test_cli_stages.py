@@ -9,14 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import prepared_clip
 
 from distraction.cli import main
-from distraction.datasets import get_loader
 from distraction.models import load_model
-from distraction.prepare import prepare_recording
 from distraction.stages import task_settings
 from distraction.store import open_group
-from distraction.synth import write_clip
 from distraction.train_io import lstm_example, lstm_example_from_can
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
@@ -25,23 +23,16 @@ GROUPS = ("can_hr", "corruption_hr", "denoised_hr")
 
 @pytest.fixture(scope="module")
 def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("clips")
-    (root / "s01").mkdir()
-    write_clip(
-        root / "s01" / "flicker.avi",
-        root / "s01" / "flicker.csv",
+    return prepared_clip(
+        tmp_path_factory.mktemp("clips"),
+        "s01",
+        "flicker",
         subject_index=7,
-        condition="flicker",
         duration_s=12.0,
         width=96,
         height=72,
         seed=3,
     )
-    loader = get_loader("generic", "clips", root)
-    (recording,) = loader.list_recordings()
-    store = root / "store.zarr"
-    prepare_recording(loader, recording, store)
-    return store
 
 
 def _copy(store: Path, tmp_path: Path, name: str) -> Path:

@@ -8,32 +8,27 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import prepared_clip
 
-from distraction.datasets import get_loader
 from distraction.metrics import periodogram_rate
-from distraction.prepare import prepare_recording
 from distraction.store import open_group
-from distraction.synth import write_clip
 
 
 @pytest.fixture(scope="module")
 def clean_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("generic")
-    (root / "s03").mkdir()
-    write_clip(
-        root / "s03" / "clean.avi",
-        root / "s03" / "clean.csv",
+    store = prepared_clip(
+        root,
+        "s03",
+        "clean",
+        dataset="demo",
         subject_index=3,
-        condition="clean",
         duration_s=30.0,
         width=160,
         height=120,
         seed=7,
+        chunk_frames=64,
     )
-    loader = get_loader("generic", "demo", root)
-    (recording,) = loader.list_recordings()
-    store = root / "store.zarr"
-    prepare_recording(loader, recording, store, chunk_frames=64)
     return root, store
 
 

@@ -9,14 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import prepared_clip
 
-from distraction.datasets import get_loader
 from distraction.metrics import window_metrics
 from distraction.models import load_model
-from distraction.prepare import prepare_recording
 from distraction.stages import estimate_corruption, infer_can, task_settings
 from distraction.store import open_group
-from distraction.synth import write_clip
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
 # Subjects 100-119 trained the shipped networks (workflow/configs/train_synth.yaml).
@@ -38,21 +36,17 @@ def test_shipped_model_loads_in_safe_mode_with_provenance(name: str) -> None:
 @pytest.fixture(scope="module")
 def held_out_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("held_out")
-    (root / "s300").mkdir()
-    write_clip(
-        root / "s300" / "clean.avi",
-        root / "s300" / "clean.csv",
+    store = prepared_clip(
+        root,
+        "s300",
+        "clean",
+        dataset="held_out",
         subject_index=HELD_OUT_SUBJECT,
-        condition="clean",
         duration_s=31.0,
         width=160,
         height=120,
         seed=11,
     )
-    loader = get_loader("generic", "held_out", root)
-    (recording,) = loader.list_recordings()
-    store = root / "store.zarr"
-    prepare_recording(loader, recording, store)
     infer_can(store, WEIGHTS / "hr_can.keras", "hr")
     return root, store
 
