@@ -76,6 +76,7 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
                 "centre",
                 "--chunk-frames",
                 "256",
+                "--record-failures",
             ],
         ),
         (
@@ -109,6 +110,7 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
                 "30",
                 "--overlap",
                 "taper",
+                "--record-failures",
             ],
         ),
         (
@@ -132,12 +134,11 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
                 METHODS,
                 "--seed",
                 "0",
+                "--status",
+                str(csv.with_name("status.csv")),
             ],
         ),
     ]
-    commands[1][1].append("--record-failures")
-    commands[0][1].append("--record-failures")
-    commands[2][1].extend(["--status", str(csv.with_name("status.csv"))])
     return commands
 
 

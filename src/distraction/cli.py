@@ -415,7 +415,7 @@ def _train_settings(args: argparse.Namespace) -> dict:
         "threshold",
         "fs_out",
     )
-    values = {key: getattr(args, key, None) for key in keys if hasattr(args, key)}
+    values = {key: getattr(args, key) for key in keys if hasattr(args, key)}
     return {key: str(v) if isinstance(v, Path) else v for key, v in values.items()}
 
 
