@@ -303,3 +303,33 @@ def test_condition_presets() -> None:
     assert flicker.flicker_amplitude[0] >= 0.01 >= 2 * 0.005  # well above the pulse
     assert synth.CONDITIONS["compression"].jpeg_quality is not None
     assert synth.CONDITIONS["motion"].head_translation > 0
+
+
+@pytest.mark.parametrize("subject", range(6))
+def test_slow_flicker_is_in_the_breathing_band_away_from_the_breath(subject: int) -> None:
+    # BR counterpart of "flicker": a 2-6 % light oscillation at 6-27 /min, never within
+    # 3 /min of the clip's breathing rate (then no method could tell the two apart).
+    phys_seed, render_seed = synth.clip_seeds(0, subject, "slow_flicker")
+    physiology = synth.simulate_physiology(60.0, synth.GROUND_TRUTH_FS, phys_seed)
+    dyn = synth.scene_dynamics(
+        synth.make_identity(subject, 0), physiology, synth.CONDITIONS["slow_flicker"],
+        width=W, height=H, fps=FPS, seed=render_seed,
+    )  # fmt: skip
+    assert 0.1 <= dyn.flicker_hz <= 0.45
+    assert abs(60 * dyn.flicker_hz - physiology.br.mean()) >= 3.0
+    assert 0.02 <= dyn.flicker_amplitude <= 0.06
+    # The drawn flicker is in the light, at the drawn depth (beside a slow drift).
+    t = dyn.time - dyn.time[0]
+    w = 2 * np.pi * dyn.flicker_hz * t
+    basis = np.column_stack([np.sin(w), np.cos(w), np.ones_like(t), t])
+    coef, *_ = np.linalg.lstsq(basis, dyn.light_rgb / dyn.light_rgb.mean(axis=0), rcond=None)
+    depth = np.hypot(coef[0], coef[1])
+    np.testing.assert_allclose(depth, dyn.flicker_amplitude * dyn.flicker_rgb, rtol=0.25)
+
+
+def test_flicker_avoids_names_a_rate() -> None:
+    bad = dataclasses.replace(synth.CONDITIONS["flicker"], flicker_avoids="spo2")
+    physiology = synth.simulate_physiology(10.0, synth.GROUND_TRUTH_FS, 0)
+    with pytest.raises(ValueError, match="flicker_avoids"):
+        synth.scene_dynamics(synth.make_identity(0, 0), physiology, bad,
+                             width=W, height=H, fps=FPS, seed=0)  # fmt: skip

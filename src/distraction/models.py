@@ -18,11 +18,10 @@ import weakref
 from pathlib import Path
 from typing import Any, Literal
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from distraction.errors import InputError
+from distraction.keras_import import keras, tf
 
 __all__ = [
     "MASK_LAYERS",

@@ -102,7 +102,11 @@ class Corruption:
     flicker_band_hz : tuple of float
         Range from which the flicker frequency is drawn.
     flicker_min_distance_bpm : float
-        Minimum distance between the flicker frequency and the clip's mean HR.
+        Minimum distance between the flicker frequency and the clip's mean rate of
+        ``flicker_avoids``, per minute.
+    flicker_avoids : str
+        ``"hr"`` or ``"br"``: the rate the flicker keeps away from (flicker at the true
+        rate could not be told from it by any method).
     flicker_tint : float
         Colour of the flicker: the modulation depth of each of R, G, B is the amplitude
         times ``1 + flicker_tint * u_c`` with ``u`` drawn per clip (uniform in ±1, mean
@@ -143,6 +147,7 @@ class Corruption:
     flicker_amplitude: tuple[float, float] = (0.0, 0.0)
     flicker_band_hz: tuple[float, float] = (0.7, 2.5)
     flicker_min_distance_bpm: float = 8.0
+    flicker_avoids: str = "hr"
     flicker_tint: float = 0.0
     ambient_level: float = 0.0
     ambient_drift: float = 0.0
@@ -164,6 +169,17 @@ CONDITIONS: dict[str, Corruption] = {
         flicker_tint=0.3,
         intensity_drift=0.04,
         colour_drift=0.015,
+    ),
+    # Slow periodic light inside the breathing band (6-27 /min): a dimmer, a screen's
+    # content, a fan's shadow. The BR counterpart of "flicker".
+    "slow_flicker": Corruption(
+        flicker_amplitude=(0.02, 0.06),
+        flicker_band_hz=(0.1, 0.45),
+        flicker_min_distance_bpm=3.0,
+        flicker_avoids="br",
+        flicker_tint=0.3,
+        intensity_drift=0.02,
+        colour_drift=0.01,
     ),
     "illumination": Corruption(
         intensity_drift=0.08,
@@ -728,15 +744,15 @@ def _smooth_noise(rng: np.random.Generator, n: int, fs: float, cutoff_hz: float)
     return out / std if std > 0 else out
 
 
-def _draw_flicker_hz(rng: np.random.Generator, corruption: Corruption, mean_hr: float) -> float:
+def _draw_flicker_hz(rng: np.random.Generator, corruption: Corruption, mean_rate: float) -> float:
     lo, hi = corruption.flicker_band_hz
     for _ in range(1000):
         f = float(rng.uniform(lo, hi))
-        if abs(60.0 * f - mean_hr) >= corruption.flicker_min_distance_bpm:
+        if abs(60.0 * f - mean_rate) >= corruption.flicker_min_distance_bpm:
             return f
     raise ValueError(
-        f"no flicker frequency in {lo}-{hi} Hz is {corruption.flicker_min_distance_bpm} bpm "
-        f"away from HR {mean_hr:.1f}"
+        f"no flicker frequency in {lo}-{hi} Hz is {corruption.flicker_min_distance_bpm} /min "
+        f"away from {corruption.flicker_avoids.upper()} {mean_rate:.1f}"
     )
 
 
@@ -843,7 +859,10 @@ def scene_dynamics(
     flicker = np.ones((n, 3))
     flicker_rgb = np.ones(3)
     if corruption.flicker_amplitude[1] > 0:
-        flicker_hz = _draw_flicker_hz(r_flicker, corruption, float(np.mean(physiology.hr)))
+        if corruption.flicker_avoids not in ("hr", "br"):
+            raise ValueError(f"flicker_avoids: 'hr' or 'br', got {corruption.flicker_avoids!r}")
+        avoided = physiology.hr if corruption.flicker_avoids == "hr" else physiology.br
+        flicker_hz = _draw_flicker_hz(r_flicker, corruption, float(np.mean(avoided)))
         flicker_amp = float(r_flicker.uniform(*corruption.flicker_amplitude))
         phase = r_flicker.uniform(0.0, 2 * np.pi)
         if corruption.flicker_tint > 0:

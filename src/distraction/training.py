@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import keras
 import numpy as np
 import pandas as pd
 
 from distraction.errors import InputError
+from distraction.keras_import import keras
 from distraction.models import build_can, build_lstm, configure_devices
 
 __all__ = [

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Literal
 
 import h5py
-import keras
 import numpy as np
 
 from distraction.errors import InputError
+from distraction.keras_import import keras
 from distraction.models import build_can, build_lstm
 
 __all__ = ["KINDS", "import_weights"]

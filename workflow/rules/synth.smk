@@ -13,7 +13,7 @@ rule synth_video:
         seed=config["seed"],
     wildcard_constraints:
         subject=r"\d+",
-        condition=r"[a-z]+",
+        condition=r"[a-z_]+",
     log:
         f"{RESULTS}/logs/{{dataset}}/synth/s{{subject}}/{{condition}}.log",
     conda:
