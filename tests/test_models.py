@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -132,3 +134,39 @@ def test_save_load_errors(tmp_path) -> None:
 
 def test_configure_devices_reports_device() -> None:
     assert configure_devices(0) in {"CPU", "GPU"}
+
+
+def test_network_stages_start_without_sklearn_and_matplotlib() -> None:
+    # Keras imports both eagerly when installed (1-1.7 s per job); the network stages use
+    # neither, and the modules must still import normally afterwards in the same process.
+    code = (
+        "import sys\n"
+        "import distraction.models, distraction.training\n"
+        "print(sorted({'sklearn', 'matplotlib'} & set(sys.modules)))\n"
+        "from sklearn.decomposition import FastICA\n"
+        "import matplotlib.pyplot\n"
+        "print('later imports ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.splitlines() == ["[]", "later imports ok"]
+
+
+def test_hidden_modules_hides_only_modules_not_yet_imported(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distraction.keras_import import hidden_modules
+
+    (tmp_path / "distraction_probe_module.py").write_text("VALUE = 7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with hidden_modules(["json", "distraction_probe_module"]):
+        import json  # already imported: stays usable
+
+        assert json.dumps(1) == "1"
+        with pytest.raises(ImportError):
+            import distraction_probe_module
+    import distraction_probe_module
+
+    assert distraction_probe_module.VALUE == 7
+    del sys.modules["distraction_probe_module"]
