@@ -128,6 +128,27 @@ def test_generic_frames_and_ground_truth(generic_root: Path) -> None:
     assert gt.source == clean.ground_truth
     assert loader.read_ground_truth(talk) is None  # no CSV: first-class, not an error
     assert [t for t, _ in loader.iter_frames(talk)] == pytest.approx([0, 0.04, 0.08])
+    # MJPEG: every frame a key frame, so reading can start at any frame, exactly.
+    assert loader.random_access(clean)
+    later = list(loader.iter_frames(clean, 3))
+    assert [t for t, _ in later] == pytest.approx([3 / 30, 4 / 30])
+    for (_, frame), colour in zip(later, [WHITE, BLACK], strict=True):
+        _assert_colour(frame, colour)
+
+
+def test_inter_coded_video_is_read_sequentially(tmp_path: Path) -> None:
+    # Codecs with predicted frames seek to key frames only: no block-parallel decoding.
+    path = tmp_path / "s01" / "clip.avi"
+    path.parent.mkdir(parents=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"XVID"), 30.0, (SIZE, SIZE))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot encode XVID")
+    for colour in COLOURS:
+        writer.write(_bgr_frame(colour))
+    writer.release()
+    loader = get_loader("generic", "mine", tmp_path)
+    (rec,) = loader.list_recordings()
+    assert not loader.random_access(rec)
 
 
 def test_generic_fps_override(generic_root: Path) -> None:
@@ -426,6 +447,10 @@ def test_mmse(mmse_root: Path) -> None:
     _assert_colour(frames[10][1], BLUE)
     red = frames[0][1].reshape(-1, 3).mean(axis=0)
     assert red[0] > 200 and red[2] < 50
+    assert loader.random_access(f013)
+    later = list(loader.iter_frames(f013, 9))
+    assert [t for t, _ in later] == pytest.approx([9 / 25.0, 10 / 25.0])
+    _assert_colour(later[0][1], GREEN)
 
     gt = loader.read_ground_truth(f013)
     t = np.arange(3000) / 1000.0

@@ -85,3 +85,49 @@ def test_pulse_is_in_the_skin_pixels_of_the_store(clean_clip: tuple[Path, Path])
     assert abs(estimated - truth["hr"].mean()) <= 2.0
     # The resampled ground truth in the store agrees with the CSV.
     np.testing.assert_allclose(np.nanmean(ds["hr"].values), truth["hr"].mean(), atol=1.0)
+
+
+def _prepared_arrays(store: Path) -> dict[str, np.ndarray]:
+    group = open_group(store, "prepared")
+    return {name: group[name].values for name in ("motion", "appearance", "frames", "time")}
+
+
+@pytest.mark.parametrize("truncate", [False, True])
+def test_parallel_block_decoding_gives_the_one_thread_result(
+    tmp_path: Path, truncate: bool
+) -> None:
+    # MJPEG seeks exactly, so 2 threads decode 16-frame blocks in parallel; the stores must
+    # equal the one-thread read bit for bit, and a truncated file must stop at the same frame.
+    from distraction.datasets import get_loader
+    from distraction.errors import InputError
+    from distraction.prepare import prepare_recording
+    from distraction.synth import write_clip
+
+    video = tmp_path / "data" / "s01" / "clean.avi"
+    video.parent.mkdir(parents=True)
+    write_clip(video, video.with_suffix(".csv"), condition="clean", subject_index=1,
+               duration_s=6.0, width=160, height=120)  # fmt: skip
+    if truncate:
+        data = video.read_bytes()
+        video.write_bytes(data[: len(data) // 2])
+        video.with_suffix(".csv").unlink()
+    loader = get_loader("generic", "demo", tmp_path / "data")
+    (recording,) = loader.list_recordings()
+    assert loader.random_access(recording)
+    results = {}
+    for threads in (1, 2):
+        store = tmp_path / f"threads{threads}.zarr"
+        try:
+            prepare_recording(loader, recording, store, chunk_frames=16, threads=threads)
+            results[threads] = _prepared_arrays(store)
+        except InputError as exc:
+            results[threads] = str(exc)
+    if truncate:
+        # 180 frames announced; the one-thread read decodes a number n < 180 of them.
+        assert "180 frames announced" in results[1]
+        assert results[2] == results[1]
+    else:
+        assert set(results[1]) == set(results[2])
+        for name, array in results[1].items():
+            assert array.shape[0] == 179  # T - 1 frame differences
+            np.testing.assert_array_equal(results[2][name], array, err_msg=name)

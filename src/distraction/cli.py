@@ -94,7 +94,13 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, required=True, help="the video's Zarr store")
     p.add_argument("--crop", choices=["centre", "face"], default="centre")
     p.add_argument("--chunk-frames", type=int, default=256)
-    p.add_argument("--threads", type=int, default=2, help="2 or more: decode in a second thread")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="decoding threads (2 or more: in parallel blocks where the codec allows seeking, "
+        "else one thread decodes while another crops)",
+    )
     _record_failures_arg(p)
 
 
@@ -112,7 +118,7 @@ def run_prepare(args: argparse.Namespace) -> str:
         crop=args.crop,
         chunk_frames=args.chunk_frames,
         provenance={"format": args.format, "crop_requested": args.crop},
-        decode_thread=args.threads > 1,
+        threads=args.threads,
     )
     rate = summary["frames"] / max(summary["seconds"], 1e-9)
     return (

@@ -152,7 +152,9 @@ class DatasetLoader(Protocol):
 
     def frame_count(self, rec: Recording) -> int: ...
 
-    def iter_frames(self, rec: Recording) -> Iterator[tuple[float, np.ndarray]]: ...
+    def iter_frames(self, rec: Recording, start: int = 0) -> Iterator[tuple[float, np.ndarray]]: ...
+
+    def random_access(self, rec: Recording) -> bool: ...
 
     def read_ground_truth(self, rec: Recording) -> GroundTruth | None: ...
 
@@ -245,14 +247,38 @@ def _video_frame_count(path: Path) -> int:
     return count
 
 
-def _iter_video(path: Path, fps: float) -> Iterator[tuple[float, np.ndarray]]:
+# Codecs whose every frame is a key frame (FourCC as OpenCV reports it): a seek lands on
+# the exact frame, so separate readers can decode parts of the video in parallel.
+_INTRA_ONLY_FOURCCS = frozenset(
+    {"MJPG", "mjpg", "AVRN", "MJPA", "jpeg", "png ", "MPNG", "FFV1", "HFYU", "FFVH",
+     "I420", "IYUV", "YV12", "YUY2", "UYVY", "Y800", "GREY", "RGB ", "BGR ", "rawv"}
+)  # fmt: skip
+
+
+def _video_random_access(path: Path) -> bool:
     cap = _open_video(path)
     try:
-        index = 0
+        code = int(cap.get(cv2.CAP_PROP_FOURCC))
+    finally:
+        cap.release()
+    fourcc = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
+    return fourcc in _INTRA_ONLY_FOURCCS
+
+
+def _iter_video(path: Path, fps: float, start: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+    cap = _open_video(path)
+    try:
+        if start > 0 and not cap.set(cv2.CAP_PROP_POS_FRAMES, start):
+            raise _error(path, f"cannot seek to frame {start}")
+        index = start
         while True:
             ok, bgr = cap.read()
             if not ok:
                 break
+            if index == start > 0 and int(cap.get(cv2.CAP_PROP_POS_FRAMES)) != start + 1:
+                # Never silently misnumber frames: read such a video with one thread.
+                landed = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1
+                raise _error(path, f"seeking to frame {start} landed on frame {landed}")
             yield index / fps, _rgb(bgr, path)
             index += 1
         if index == 0:
@@ -386,9 +412,14 @@ class _VideoLoader(_BaseLoader):
         """Number of frames the container announces (counted when it announces none)."""
         return _video_frame_count(rec.source)
 
-    def iter_frames(self, rec: Recording) -> Iterator[tuple[float, np.ndarray]]:
-        """Stream ``(index / fps, RGB frame)`` pairs."""
-        return _iter_video(rec.source, self.frame_rate(rec))
+    def iter_frames(self, rec: Recording, start: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+        """Stream ``(index / fps, RGB frame)`` pairs from frame ``start`` on."""
+        return _iter_video(rec.source, self.frame_rate(rec), start)
+
+    def random_access(self, rec: Recording) -> bool:
+        """Whether ``iter_frames(rec, start)`` starts exactly at ``start`` cheaply
+        (intra-only codecs such as MJPEG or raw video)."""
+        return _video_random_access(rec.source)
 
 
 # --------------------------------------------------------------------------- generic
@@ -535,13 +566,18 @@ class _FrameFolderLoader(_BaseLoader):
         """Number of frame images."""
         return len(self._frames(rec))
 
-    def iter_frames(self, rec: Recording) -> Iterator[tuple[float, np.ndarray]]:
-        """Stream ``(timestamp, RGB frame)`` pairs, one image read at a time."""
+    def iter_frames(self, rec: Recording, start: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+        """Stream ``(timestamp, RGB frame)`` pairs from frame ``start`` on, one image read
+        at a time."""
         frames = self._frames(rec)
         if not frames:
             raise _error(rec.source, "no frame images")
-        for timestamp, path in frames:
+        for timestamp, path in frames[start:]:
             yield timestamp, _read_image_rgb(path)
+
+    def random_access(self, rec: Recording) -> bool:
+        """Always: every frame is its own file."""
+        return True
 
 
 # --------------------------------------------------------------------------- PURE

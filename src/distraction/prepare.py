@@ -8,11 +8,14 @@ chunk of frames are ever held, never the full-resolution video.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,6 +116,90 @@ def choose_crop(frame: np.ndarray, method: str) -> tuple[Box, str]:
     return centre_square_box(height, width), "centre"
 
 
+ResizedFrame = tuple[float, np.ndarray, np.ndarray]
+
+
+def _check_shape(recording: Recording, index: int, frame: np.ndarray, shape: tuple) -> None:
+    if frame.shape != shape:
+        raise InputError(
+            f"{recording.source}: frame {index} is "
+            f"{frame.shape[1]}x{frame.shape[0]}, the first was {shape[1]}x{shape[0]}"
+        )
+
+
+def _resized(
+    frames: Iterable[tuple[float, np.ndarray]],
+    recording: Recording,
+    box: Box,
+    shape: tuple,
+    start: int = 0,
+    stop: int | None = None,
+) -> Iterator[ResizedFrame]:
+    """``(timestamp, 36×36, 34×34 crop)`` of ``frames``, numbered from ``start``, up to
+    ``stop`` (or their end)."""
+    try:
+        for index, (timestamp, frame) in enumerate(frames, start):
+            if stop is not None and index >= stop:
+                break
+            _check_shape(recording, index, frame, shape)
+            yield (float(timestamp), *crop_resize(frame, box, CAN_SIZE, FRAME_SIZE))
+    finally:
+        _close(frames)
+
+
+def _close(frames: Iterable[Any]) -> None:
+    """Close a frame generator now (releasing its decoder), not at garbage collection."""
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()
+
+
+def resized_in_parallel(
+    loader: DatasetLoader,
+    recording: Recording,
+    box: Box,
+    shape: tuple,
+    frame_count: int,
+    *,
+    workers: int,
+    block_frames: int,
+) -> Iterator[ResizedFrame]:
+    """Decode and crop-resize blocks of frames in ``workers`` threads, yielding in order.
+
+    For recordings with exact random access (``loader.random_access``): OpenCV releases
+    the GIL in decoding and resizing, so the blocks use all cores. The output is identical
+    to a sequential read: the last block reads to the end of the video whatever
+    ``frame_count`` says, and a block that ends early (truncated or corrupted video) ends
+    the stream there, as a sequential read would stop. At most ``workers + 1`` blocks are
+    in memory, small frames only.
+    """
+    bounds: list[tuple[int, int | None]] = [
+        (start, start + block_frames) for start in range(0, frame_count, block_frames)
+    ]
+    bounds[-1] = (bounds[-1][0], None)
+
+    def read(start: int, stop: int | None) -> list[ResizedFrame]:
+        frames = loader.iter_frames(recording, start)
+        return list(_resized(frames, recording, box, shape, start, stop))
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+    pending: collections.deque = collections.deque()
+    upcoming = iter(bounds)
+    try:
+        for start, stop in itertools.islice(upcoming, workers + 1):
+            pending.append((start, stop, pool.submit(read, start, stop)))
+        while pending:
+            start, stop, future = pending.popleft()
+            block = future.result()
+            yield from block
+            if stop is not None and len(block) < stop - start:
+                return
+            for start, stop in itertools.islice(upcoming, 1):
+                pending.append((start, stop, pool.submit(read, start, stop)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def prepare_recording(
     loader: DatasetLoader,
     recording: Recording,
@@ -121,7 +208,7 @@ def prepare_recording(
     crop: str = "centre",
     chunk_frames: int = 256,
     provenance: dict[str, Any] | None = None,
-    decode_thread: bool = True,
+    threads: int = 2,
 ) -> dict[str, Any]:
     """Decode one recording and write the ``prepared`` group of its store.
 
@@ -139,8 +226,11 @@ def prepare_recording(
         Frames per Zarr chunk and per processing block.
     provenance
         Extra attributes recorded in the group (e.g. config hash).
-    decode_thread
-        Decode in a background thread (pays when a second core is free).
+    threads
+        Decoding threads. With 2 or more, videos with exact random access (intra-only
+        codecs, frame folders) are decoded in blocks of ``chunk_frames`` in parallel
+        (:func:`resized_in_parallel`); others are decoded in one background thread while
+        this one crops, resizes and writes. 1 decodes inline. The output is the same.
 
     Returns
     -------
@@ -196,7 +286,6 @@ def prepare_recording(
         block_appearance: list[np.ndarray] = []
         block_frames: list[np.ndarray] = []
         previous: tuple[float, np.ndarray, np.ndarray] | None = None
-        box: Box | None = None
 
         def flush() -> None:
             if not block_motion:
@@ -211,39 +300,48 @@ def prepare_recording(
             block_appearance.clear()
             block_frames.clear()
 
-        frame_iter = loader.iter_frames(recording)
-        if decode_thread:
-            frame_iter = prefetched(frame_iter)
+        resized: Iterator[ResizedFrame] = iter(())
+        first_frames = loader.iter_frames(recording)
+        first = next(iter(first_frames), None)
+        _close(first_frames)
+        if first is not None:
+            box, crop_used = choose_crop(first[1], crop)
+            shape = first[1].shape
+            writer.group.attrs.update(
+                {
+                    "crop_method": crop_used,
+                    "crop_box_xy_side": list(box),
+                    "frame_height": shape[0],
+                    "frame_width": shape[1],
+                }
+            )
+            if threads > 1 and expected > chunk_frames and loader.random_access(recording):
+                resized = resized_in_parallel(
+                    loader,
+                    recording,
+                    box,
+                    shape,
+                    expected,
+                    workers=threads,
+                    block_frames=chunk_frames,
+                )
+            else:
+                # One decoding thread; this one crops and resizes (balances two cores).
+                decoded_frames = loader.iter_frames(recording)
+                if threads > 1:
+                    decoded_frames = prefetched(decoded_frames)
+                resized = _resized(decoded_frames, recording, box, shape)
         progress = tqdm(
-            frame_iter,
+            resized,
             total=expected or None,
             desc=f"prepare {recording.recording_id}",
             unit="frame",
             mininterval=5.0,
             leave=False,
         )
-        shape: tuple[int, ...] | None = None
         decoded = 0
-        for timestamp, frame in progress:
+        for timestamp, can_frame, small_frame in progress:
             decoded += 1
-            if shape is None:
-                shape = frame.shape
-            elif frame.shape != shape:
-                raise InputError(
-                    f"{recording.source}: frame {decoded - 1} is "
-                    f"{frame.shape[1]}x{frame.shape[0]}, the first was {shape[1]}x{shape[0]}"
-                )
-            if box is None:
-                box, crop_used = choose_crop(frame, crop)
-                writer.group.attrs.update(
-                    {
-                        "crop_method": crop_used,
-                        "crop_box_xy_side": list(box),
-                        "frame_height": frame.shape[0],
-                        "frame_width": frame.shape[1],
-                    }
-                )
-            can_frame, small_frame = crop_resize(frame, box, CAN_SIZE, FRAME_SIZE)
             if previous is not None:
                 t_prev, can_prev, small_prev = previous
                 block_motion.append(normalised_difference(can_prev, can_frame))
