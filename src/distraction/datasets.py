@@ -275,10 +275,11 @@ def _iter_video(path: Path, fps: float, start: int = 0) -> Iterator[tuple[float,
             ok, bgr = cap.read()
             if not ok:
                 break
-            if index == start > 0 and int(cap.get(cv2.CAP_PROP_POS_FRAMES)) != start + 1:
+            if start > 0 and index == start:
                 # Never silently misnumber frames: read such a video with one thread.
                 landed = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1
-                raise _error(path, f"seeking to frame {start} landed on frame {landed}")
+                if landed != start:
+                    raise _error(path, f"seeking to frame {start} landed on frame {landed}")
             yield index / fps, _rgb(bgr, path)
             index += 1
         if index == 0:

@@ -301,10 +301,11 @@ def prepare_recording(
             block_frames.clear()
 
         resized: Iterator[ResizedFrame] = iter(())
-        first_frames = loader.iter_frames(recording)
-        first = next(iter(first_frames), None)
-        _close(first_frames)
-        if first is not None:
+        source = iter(loader.iter_frames(recording))
+        first = next(source, None)
+        if first is None:
+            _close(source)
+        else:
             box, crop_used = choose_crop(first[1], crop)
             shape = first[1].shape
             writer.group.attrs.update(
@@ -316,6 +317,7 @@ def prepare_recording(
                 }
             )
             if threads > 1 and expected > chunk_frames and loader.random_access(recording):
+                _close(source)
                 resized = resized_in_parallel(
                     loader,
                     recording,
@@ -327,10 +329,10 @@ def prepare_recording(
                 )
             else:
                 # One decoding thread; this one crops and resizes (balances two cores).
-                decoded_frames = loader.iter_frames(recording)
-                if threads > 1:
-                    decoded_frames = prefetched(decoded_frames)
-                resized = _resized(decoded_frames, recording, box, shape)
+                stream = itertools.chain([first], source)
+                resized = _resized(
+                    prefetched(stream) if threads > 1 else stream, recording, box, shape
+                )
         progress = tqdm(
             resized,
             total=expected or None,

@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import neurokit2 as nk
@@ -147,7 +148,7 @@ class Corruption:
     flicker_amplitude: tuple[float, float] = (0.0, 0.0)
     flicker_band_hz: tuple[float, float] = (0.7, 2.5)
     flicker_min_distance_bpm: float = 8.0
-    flicker_avoids: str = "hr"
+    flicker_avoids: Literal["hr", "br"] = "hr"
     flicker_tint: float = 0.0
     ambient_level: float = 0.0
     ambient_drift: float = 0.0
