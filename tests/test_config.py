@@ -62,3 +62,11 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
 def test_config_hash_is_order_independent() -> None:
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_schema_offers_exactly_the_synthetic_conditions(repo: Path) -> None:
+    from distraction.synth import CONDITIONS
+
+    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    synth = schema["properties"]["datasets"]["additionalProperties"]["properties"]["synth"]
+    assert set(synth["properties"]["conditions"]["items"]["enum"]) == set(CONDITIONS)

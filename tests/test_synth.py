@@ -333,3 +333,37 @@ def test_flicker_avoids_names_a_rate() -> None:
     with pytest.raises(ValueError, match="flicker_avoids"):
         synth.scene_dynamics(synth.make_identity(0, 0), physiology, bad,
                              width=W, height=H, fps=FPS, seed=0)  # fmt: skip
+
+
+def test_background_flicker_leaves_the_face_alone(tmp_path: Path) -> None:
+    # A screen behind the subject: a strong line in the background at the drawn frequency
+    # and depth, absent from the skin (the corruption inverse attention cannot remove).
+    video, gt = tmp_path / "s.avi", tmp_path / "s.csv"
+    synth.write_clip(video, gt, subject_index=1, condition="background_flicker",
+                     duration_s=DURATION, fps=FPS, width=W, height=H, seed=7)  # fmt: skip
+    frames = _decode(video)
+    skin = cv2.imread(str(tmp_path / "s.skin.png"), cv2.IMREAD_GRAYSCALE) > 0
+    phys_seed, render_seed = synth.clip_seeds(7, 1, "background_flicker")
+    physiology = synth.simulate_physiology(DURATION, synth.GROUND_TRUTH_FS, phys_seed)
+    dyn = synth.scene_dynamics(
+        synth.make_identity(1, 7), physiology, synth.CONDITIONS["background_flicker"],
+        width=W, height=H, fps=FPS, seed=render_seed,
+    )  # fmt: skip
+    assert dyn.background_flicker_hz is not None and 0.7 <= dyn.background_flicker_hz <= 2.5
+    assert abs(60 * dyn.background_flicker_hz - physiology.hr.mean()) >= 8.0
+    back = _background(frames)[:, 1]
+    f, p = _spectrum(back, FPS)
+    assert f[np.argmax(p)] == pytest.approx(dyn.background_flicker_hz, abs=0.02)
+    t = np.arange(len(back)) / FPS
+    w = 2 * np.pi * dyn.background_flicker_hz * t
+    coef, *_ = np.linalg.lstsq(
+        np.column_stack([np.sin(w), np.cos(w)]), detrend(back / back.mean()), rcond=None
+    )
+    depth = np.ptp(dyn.background_rgb[:, 1]) / 2
+    assert 0.05 * 0.7 <= depth <= 0.15 * 1.3
+    assert np.hypot(*coef) == pytest.approx(depth, rel=0.2)
+    # On the skin, the background's frequency carries under 1 % of the background's power.
+    face = frames[:, skin].astype(float).mean(axis=1)[:, 1]
+    ff, pf = _spectrum(face / face.mean() * back.mean(), FPS)
+    at = np.argmin(np.abs(ff - dyn.background_flicker_hz))
+    assert pf[at] < 0.01 * p.max()

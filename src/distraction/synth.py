@@ -108,6 +108,12 @@ class Corruption:
     flicker_avoids : str
         ``"hr"`` or ``"br"``: the rate the flicker keeps away from (flicker at the true
         rate could not be told from it by any method).
+    background_flicker_amplitude : tuple of float
+        Range of the relative amplitude of a sinusoidal light change of the *background
+        only* (a screen or a lamp behind the subject), which the face does not share.
+    background_flicker_band_hz : tuple of float
+        Range from which its frequency is drawn (kept ``flicker_min_distance_bpm`` from
+        the mean HR).
     flicker_tint : float
         Colour of the flicker: the modulation depth of each of R, G, B is the amplitude
         times ``1 + flicker_tint * u_c`` with ``u`` drawn per clip (uniform in ±1, mean
@@ -150,6 +156,8 @@ class Corruption:
     flicker_min_distance_bpm: float = 8.0
     flicker_avoids: Literal["hr", "br"] = "hr"
     flicker_tint: float = 0.0
+    background_flicker_amplitude: tuple[float, float] = (0.0, 0.0)
+    background_flicker_band_hz: tuple[float, float] = (0.7, 2.5)
     ambient_level: float = 0.0
     ambient_drift: float = 0.0
     light_gradient: float = 0.08
@@ -179,6 +187,13 @@ CONDITIONS: dict[str, Corruption] = {
         flicker_min_distance_bpm=3.0,
         flicker_avoids="br",
         flicker_tint=0.3,
+        intensity_drift=0.02,
+        colour_drift=0.01,
+    ),
+    # Light changing behind the subject only (a screen, a TV): the corruption the face does
+    # NOT share, against which attending to the background only adds noise.
+    "background_flicker": Corruption(
+        background_flicker_amplitude=(0.05, 0.15),
         intensity_drift=0.02,
         colour_drift=0.01,
     ),
@@ -333,6 +348,10 @@ class SceneDynamics:
         Relative flicker amplitude (0 without flicker).
     flicker_rgb : ndarray
         (3,) relative modulation depth of the flicker per channel (mean 1).
+    background_rgb : ndarray
+        (n, 3) multiplicative light of the background only, 1 = nominal.
+    background_flicker_hz : float or None
+        Frequency of the background-only flicker, or None without it.
     """
 
     time: np.ndarray
@@ -347,6 +366,8 @@ class SceneDynamics:
     flicker_hz: float | None
     flicker_amplitude: float
     flicker_rgb: np.ndarray
+    background_rgb: np.ndarray
+    background_flicker_hz: float | None
 
 
 # --------------------------------------------------------------------------------------
@@ -745,15 +766,21 @@ def _smooth_noise(rng: np.random.Generator, n: int, fs: float, cutoff_hz: float)
     return out / std if std > 0 else out
 
 
-def _draw_flicker_hz(rng: np.random.Generator, corruption: Corruption, mean_rate: float) -> float:
-    lo, hi = corruption.flicker_band_hz
+def _draw_flicker_hz(
+    rng: np.random.Generator,
+    band_hz: tuple[float, float],
+    min_distance: float,
+    mean_rate: float,
+    rate_name: str,
+) -> float:
+    lo, hi = band_hz
     for _ in range(1000):
         f = float(rng.uniform(lo, hi))
-        if abs(60.0 * f - mean_rate) >= corruption.flicker_min_distance_bpm:
+        if abs(60.0 * f - mean_rate) >= min_distance:
             return f
     raise ValueError(
-        f"no flicker frequency in {lo}-{hi} Hz is {corruption.flicker_min_distance_bpm} /min "
-        f"away from {corruption.flicker_avoids.upper()} {mean_rate:.1f}"
+        f"no flicker frequency in {lo}-{hi} Hz is {min_distance} /min "
+        f"away from {rate_name.upper()} {mean_rate:.1f}"
     )
 
 
@@ -797,8 +824,10 @@ def scene_dynamics(
     n = int(np.floor((t_phys[-1] - t_phys[0]) * fps + 1e-6)) + 1
     time = t_phys[0] + np.arange(n) / fps
     ss = np.random.SeedSequence([seed, 3])
-    r_motion, r_shake, r_light, r_flicker, r_ambient, r_grad = (
-        np.random.default_rng(s) for s in ss.spawn(6)
+    # A new stream goes last: child i of a SeedSequence does not depend on how many are
+    # spawned, so clips rendered before it existed stay identical.
+    r_motion, r_shake, r_light, r_flicker, r_ambient, r_grad, r_background = (
+        np.random.default_rng(s) for s in ss.spawn(7)
     )
     px = height / _REF_HEIGHT
 
@@ -863,7 +892,13 @@ def scene_dynamics(
         if corruption.flicker_avoids not in ("hr", "br"):
             raise ValueError(f"flicker_avoids: 'hr' or 'br', got {corruption.flicker_avoids!r}")
         avoided = physiology.hr if corruption.flicker_avoids == "hr" else physiology.br
-        flicker_hz = _draw_flicker_hz(r_flicker, corruption, float(np.mean(avoided)))
+        flicker_hz = _draw_flicker_hz(
+            r_flicker,
+            corruption.flicker_band_hz,
+            corruption.flicker_min_distance_bpm,
+            float(np.mean(avoided)),
+            corruption.flicker_avoids,
+        )
         flicker_amp = float(r_flicker.uniform(*corruption.flicker_amplitude))
         phase = r_flicker.uniform(0.0, 2 * np.pi)
         if corruption.flicker_tint > 0:
@@ -896,6 +931,22 @@ def scene_dynamics(
         spot[:, 0] = np.clip(0.6 * _smooth_noise(r_grad, n, fps, corruption.drift_cutoff_hz), -1, 1)
         spot[:, 1] = np.clip(0.6 * _smooth_noise(r_grad, n, fps, corruption.drift_cutoff_hz), -1, 1)
         spot[:, 2] = corruption.spot_strength
+    background_rgb = np.ones((n, 3))
+    background_hz: float | None = None
+    if corruption.background_flicker_amplitude[1] > 0:
+        background_hz = _draw_flicker_hz(
+            r_background,
+            corruption.background_flicker_band_hz,
+            corruption.flicker_min_distance_bpm,
+            float(np.mean(physiology.hr)),
+            "hr",
+        )
+        amplitude = float(r_background.uniform(*corruption.background_flicker_amplitude))
+        phase = r_background.uniform(0.0, 2 * np.pi)
+        u = r_background.uniform(-1.0, 1.0, 3)
+        depth = 1.0 + 0.3 * (u - u.mean())  # a screen's light is coloured
+        wave = np.sin(2 * np.pi * background_hz * (time - time[0]) + phase)
+        background_rgb = 1.0 + amplitude * wave[:, None] * depth
     return SceneDynamics(
         time=time,
         pulse=pulse,
@@ -909,6 +960,8 @@ def scene_dynamics(
         flicker_hz=flicker_hz,
         flicker_amplitude=flicker_amp,
         flicker_rgb=flicker_rgb,
+        background_rgb=background_rgb,
+        background_flicker_hz=background_hz,
     )
 
 
@@ -1061,6 +1114,8 @@ def _render(
             )
         else:
             frame = layers.background.copy()
+        if dyn.background_flicker_hz is not None:
+            frame = cv2.multiply(frame, (*dyn.background_rgb[i], 0.0))
         # Composite (premultiplied over): fg + (1 - alpha) · bg.
         bg = frame[dst]
         cover = cv2.cvtColor(cv2.extractChannel(moved, 3), cv2.COLOR_GRAY2RGB)
