@@ -183,3 +183,16 @@ def test_skin_pixels_by_ycrcb_rule() -> None:
     # Worked by hand: (224, 172, 105) has Cr 159.4, Cb 85.8 (skin); blue and grey do not.
     frames = np.array([[[[224, 172, 105], [50, 80, 200], [128, 128, 128]]]], dtype=float)
     np.testing.assert_array_equal(skin_pixels(frames), [[[True, False, False]]])
+
+
+def test_skin_attention_ratio_by_hand() -> None:
+    from distraction.masks import skin_attention_ratio
+
+    cover = np.array([[1.0, 1.0, 0.5], [0.0, 0.0, 0.0]])
+    # Two frames: time mean is [[3, 5, 100], [1, 2, 1]]; skin mean 4, background mean 4/3.
+    masks = np.array([[[2.0, 4.0, 100.0], [1.0, 1.0, 1.0]], [[4.0, 6.0, 100.0], [1.0, 3.0, 1.0]]])
+    assert skin_attention_ratio(masks, cover) == pytest.approx(3.0)
+    assert skin_attention_ratio(masks[0], cover) == pytest.approx(3.0 / 1.0)
+    assert np.isnan(skin_attention_ratio(masks, np.zeros((2, 3))))
+    with pytest.raises(ValueError, match="skin_cover"):
+        skin_attention_ratio(masks, np.zeros((3, 2)))

@@ -23,6 +23,7 @@ __all__ = [
     "inverse_masks",
     "normalise_masks",
     "region_traces",
+    "skin_attention_ratio",
 ]
 
 
@@ -137,6 +138,38 @@ def attention_regions(masks: ArrayLike, *, threshold: float = 0.1) -> NDArray[np
         1 inside the attended region, 0 elsewhere.
     """
     return 1.0 - inverse_masks(masks, mode="binary", threshold=threshold)
+
+
+def skin_attention_ratio(masks: ArrayLike, skin_cover: ArrayLike) -> float:
+    """How much more the network attends to skin than to the rest of the frame.
+
+    The masks are averaged over time; the ratio is their mean over pixels fully on skin
+    (cover > 0.99) to their mean over pixels with no skin (cover < 0.01). Mixed pixels at
+    the skin's border count for neither.
+
+    Parameters
+    ----------
+    masks : array_like, shape (T, H, W) or (H, W)
+        Attention masks (the gate output; any positive scale: the ratio ignores it).
+    skin_cover : array_like, shape (H, W)
+        Fraction of each mask pixel covered by skin, in [0, 1] (e.g. a binary skin mask
+        area-resized to the mask's grid).
+
+    Returns
+    -------
+    float
+        The ratio; ``nan`` when either region is empty.
+    """
+    mask = np.asarray(masks, dtype=np.float64)
+    if mask.ndim == 3:
+        mask = mask.mean(axis=0)
+    cover = np.asarray(skin_cover, dtype=np.float64)
+    if mask.shape != cover.shape:
+        raise ValueError(f"skin_cover: shape {cover.shape}, masks are {mask.shape}")
+    on_skin, off_skin = mask[cover > 0.99], mask[cover < 0.01]
+    if on_skin.size == 0 or off_skin.size == 0:
+        return float("nan")
+    return float(on_skin.mean() / off_skin.mean())
 
 
 def corruption_traces(frames: ArrayLike, inverse: ArrayLike) -> NDArray[np.float64]:
