@@ -114,6 +114,8 @@ class Corruption:
     background_flicker_band_hz : tuple of float
         Range from which its frequency is drawn (kept ``flicker_min_distance_bpm`` from
         the mean HR).
+    background_flicker_tint : float
+        Its colour, as ``flicker_tint`` for the shared flicker (a screen's light is coloured).
     flicker_tint : float
         Colour of the flicker: the modulation depth of each of R, G, B is the amplitude
         times ``1 + flicker_tint * u_c`` with ``u`` drawn per clip (uniform in ±1, mean
@@ -158,6 +160,7 @@ class Corruption:
     flicker_tint: float = 0.0
     background_flicker_amplitude: tuple[float, float] = (0.0, 0.0)
     background_flicker_band_hz: tuple[float, float] = (0.7, 2.5)
+    background_flicker_tint: float = 0.3
     ambient_level: float = 0.0
     ambient_drift: float = 0.0
     light_gradient: float = 0.08
@@ -784,6 +787,32 @@ def _draw_flicker_hz(
     )
 
 
+def _sinusoidal_light(
+    rng: np.random.Generator,
+    time: np.ndarray,
+    *,
+    band_hz: tuple[float, float],
+    amplitude: tuple[float, float],
+    tint: float,
+    min_distance: float,
+    mean_rate: float,
+    rate_name: str,
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """A coloured sinusoidal light change: frequency (kept ``min_distance`` per minute from
+    ``mean_rate``), amplitude, per-channel depth (mean 1) and the (n, 3) modulation
+    ``1 + amplitude · sin(2π f t + φ) · depth``. Draws in this order: frequency, amplitude,
+    phase, then the colour only when ``tint > 0``."""
+    hz = _draw_flicker_hz(rng, band_hz, min_distance, mean_rate, rate_name)
+    amp = float(rng.uniform(*amplitude))
+    phase = rng.uniform(0.0, 2 * np.pi)
+    depth = np.ones(3)
+    if tint > 0:
+        u = rng.uniform(-1.0, 1.0, 3)
+        depth = 1.0 + tint * (u - u.mean())
+    wave = np.sin(2 * np.pi * hz * (time - time[0]) + phase)
+    return hz, amp, depth, 1.0 + amp * wave[:, None] * depth
+
+
 def scene_dynamics(
     identity: Identity,
     physiology: Physiology,
@@ -892,20 +921,16 @@ def scene_dynamics(
         if corruption.flicker_avoids not in ("hr", "br"):
             raise ValueError(f"flicker_avoids: 'hr' or 'br', got {corruption.flicker_avoids!r}")
         avoided = physiology.hr if corruption.flicker_avoids == "hr" else physiology.br
-        flicker_hz = _draw_flicker_hz(
+        flicker_hz, flicker_amp, flicker_rgb, flicker = _sinusoidal_light(
             r_flicker,
-            corruption.flicker_band_hz,
-            corruption.flicker_min_distance_bpm,
-            float(np.mean(avoided)),
-            corruption.flicker_avoids,
+            time,
+            band_hz=corruption.flicker_band_hz,
+            amplitude=corruption.flicker_amplitude,
+            tint=corruption.flicker_tint,
+            min_distance=corruption.flicker_min_distance_bpm,
+            mean_rate=float(np.mean(avoided)),
+            rate_name=corruption.flicker_avoids,
         )
-        flicker_amp = float(r_flicker.uniform(*corruption.flicker_amplitude))
-        phase = r_flicker.uniform(0.0, 2 * np.pi)
-        if corruption.flicker_tint > 0:
-            u = r_flicker.uniform(-1.0, 1.0, 3)
-            flicker_rgb = 1.0 + corruption.flicker_tint * (u - u.mean())
-        wave = np.sin(2 * np.pi * flicker_hz * (time - time[0]) + phase)
-        flicker = 1.0 + flicker_amp * wave[:, None] * flicker_rgb
     light_rgb = np.clip(intensity, 0.2, None)[:, None] * colour * flicker
 
     # Additive ambient light (e.g. a second, differently coloured source).
@@ -934,19 +959,16 @@ def scene_dynamics(
     background_rgb = np.ones((n, 3))
     background_hz: float | None = None
     if corruption.background_flicker_amplitude[1] > 0:
-        background_hz = _draw_flicker_hz(
+        background_hz, _, _, background_rgb = _sinusoidal_light(
             r_background,
-            corruption.background_flicker_band_hz,
-            corruption.flicker_min_distance_bpm,
-            float(np.mean(physiology.hr)),
-            "hr",
+            time,
+            band_hz=corruption.background_flicker_band_hz,
+            amplitude=corruption.background_flicker_amplitude,
+            tint=corruption.background_flicker_tint,
+            min_distance=corruption.flicker_min_distance_bpm,
+            mean_rate=float(np.mean(physiology.hr)),
+            rate_name="hr",
         )
-        amplitude = float(r_background.uniform(*corruption.background_flicker_amplitude))
-        phase = r_background.uniform(0.0, 2 * np.pi)
-        u = r_background.uniform(-1.0, 1.0, 3)
-        depth = 1.0 + 0.3 * (u - u.mean())  # a screen's light is coloured
-        wave = np.sin(2 * np.pi * background_hz * (time - time[0]) + phase)
-        background_rgb = 1.0 + amplitude * wave[:, None] * depth
     return SceneDynamics(
         time=time,
         pulse=pulse,
