@@ -133,18 +133,11 @@ def _resized(
     box: Box,
     shape: tuple,
     start: int = 0,
-    stop: int | None = None,
 ) -> Iterator[ResizedFrame]:
-    """``(timestamp, 36×36, 34×34 crop)`` of ``frames``, numbered from ``start``, up to
-    ``stop`` (or their end)."""
-    try:
-        for index, (timestamp, frame) in enumerate(frames, start):
-            if stop is not None and index >= stop:
-                break
-            _check_shape(recording, index, frame, shape)
-            yield (float(timestamp), *crop_resize(frame, box, CAN_SIZE, FRAME_SIZE))
-    finally:
-        _close(frames)
+    """``(timestamp, 36×36, 34×34 crop)`` of ``frames``, numbered from ``start``."""
+    for index, (timestamp, frame) in enumerate(frames, start):
+        _check_shape(recording, index, frame, shape)
+        yield (float(timestamp), *crop_resize(frame, box, CAN_SIZE, FRAME_SIZE))
 
 
 def _close(frames: Iterable[Any]) -> None:
@@ -180,7 +173,12 @@ def resized_in_parallel(
 
     def read(start: int, stop: int | None) -> list[ResizedFrame]:
         frames = loader.iter_frames(recording, start)
-        return list(_resized(frames, recording, box, shape, start, stop))
+        # islice stops before decoding the next block's first frame.
+        block = frames if stop is None else itertools.islice(frames, stop - start)
+        try:
+            return list(_resized(block, recording, box, shape, start))
+        finally:
+            _close(frames)
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
     pending: collections.deque = collections.deque()
