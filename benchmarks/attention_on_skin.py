@@ -20,13 +20,14 @@ from _common import print_table
 
 
 def skin_cover(skin_png: Path, box: list[int], size: int) -> np.ndarray:
-    """Fraction of each pixel of the ``size``×``size`` mask grid covered by skin."""
+    """Fraction of each pixel of the ``size``×``size`` mask grid covered by skin: the
+    skin mask cropped and area-resized as the frames were (``preprocess.crop_resize``)."""
+    from distraction.preprocess import crop_resize
+
     skin = cv2.imread(str(skin_png), cv2.IMREAD_GRAYSCALE)
     if skin is None:
         raise SystemExit(f"{skin_png}: cannot read the skin mask")
-    x0, y0, side = box
-    crop = (skin[y0 : y0 + side, x0 : x0 + side] > 0).astype(np.float32)
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return crop_resize((skin > 0).astype(np.uint8), tuple(box), size)
 
 
 def main(argv: list[str] | None = None) -> int:
