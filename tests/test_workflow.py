@@ -154,7 +154,13 @@ def _interrupt_during_a_store_write(tmp: Path, config: Path, cores: int) -> Path
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            writing = sorted((tmp / "results").glob("*/stores/*/*.zarr/.*.tmp"))
+            # Group folders only: a store's root metadata file is also written through a
+            # ``.zarr.json.<uuid>.tmp`` file, which is not a group.
+            writing = sorted(
+                p
+                for p in (tmp / "results").glob("*/stores/*/*.zarr/.*.tmp")
+                if not p.name.startswith(".zarr.json.")
+            )
             if writing:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
