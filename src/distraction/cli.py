@@ -420,6 +420,8 @@ def _train_settings(args: argparse.Namespace) -> dict:
         "inverse_mask",
         "threshold",
         "fs_out",
+        "select_by",
+        "window_s",
     )
     values = {key: getattr(args, key) for key in keys if hasattr(args, key)}
     return {key: str(v) if isinstance(v, Path) else v for key, v in values.items()}
@@ -453,17 +455,40 @@ def _train(args: argparse.Namespace, kind: str, examples: list, fit) -> str:
     )
 
 
+def _train_can_args(p: argparse.ArgumentParser) -> None:
+    _train_args(p)
+    p.add_argument(
+        "--select-by",
+        choices=["rate", "loss"],
+        default="rate",
+        help="which epoch early stopping keeps: the lowest validation rate error (bpm, "
+        "over --window-s windows) or the lowest validation loss",
+    )
+    p.add_argument(
+        "--window-s", type=float, help="rate window in s for --select-by rate (task default)"
+    )
+
+
 @command("train-can", "train the CAN from prepared stores (subject-wise CV, then a final model)")(
-    _train_args
+    _train_can_args
 )
 def run_train_can(args: argparse.Namespace) -> str:
     from distraction.train_io import can_example
-    from distraction.training import train_can
+    from distraction.training import RateSelection, train_can
 
     settings = _settings(args)
     examples = [can_example(store, settings) for store in args.stores]
 
-    def fit(x, y, val, label):
+    def fit(x, y, val, label, val_examples):
+        selection = None
+        if args.select_by == "rate" and val_examples:
+            selection = RateSelection(
+                lengths=[e.target.size for e in val_examples],
+                fs=[e.fs for e in val_examples],
+                band=settings.band,
+                detrend_lambda=settings.detrend_lambda,
+                window_s=settings.window_s,
+            )
         return train_can(
             x[0],
             x[1],
@@ -476,6 +501,7 @@ def run_train_can(args: argparse.Namespace) -> str:
             patience=args.patience,
             seed=args.seed,
             progress=True,
+            selection=selection,
         )
 
     return _train(args, "can", examples, fit)
@@ -524,7 +550,7 @@ def run_train_lstm(args: argparse.Namespace) -> str:
             for store in args.stores
         ]
 
-    def fit(x, y, val, label):
+    def fit(x, y, val, label, val_examples):
         return train_lstm(
             x[0],
             y,

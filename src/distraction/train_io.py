@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from distraction import __version__
 from distraction.config import config_hash
@@ -34,6 +35,7 @@ class Example:
     subject: str  # dataset-qualified, so equal ids in two datasets stay distinct
     inputs: tuple[np.ndarray, ...]
     target: np.ndarray
+    fs: float = 30.0  # sampling rate of inputs and target (frames/s for the CAN)
 
 
 def _identity(store: Path) -> tuple[str, str]:
@@ -72,6 +74,7 @@ def can_example(store: Path, settings: TaskSettings) -> Example:
         subject,
         (prepared["motion"][:n].values, prepared["appearance"][:n].values),
         target.astype(np.float32),
+        float(prepared.attrs["fps"]),
     )
 
 
@@ -189,6 +192,20 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def _kept_epoch(history: pd.DataFrame) -> dict[str, Any]:
+    """The epoch early stopping restored (lowest monitored value, first on ties) and its
+    validation metrics."""
+    if "val_loss" not in history:
+        return {"final_val_loss": None}
+    monitored = "val_rate_mae" if "val_rate_mae" in history else "val_loss"
+    row = history.loc[history[monitored].idxmin()]
+    kept = {"kept_epoch": int(row["epoch"]), "selected_by": monitored}
+    kept["final_val_loss"] = float(row["val_loss"])
+    if monitored == "val_rate_mae":
+        kept["final_val_rate_mae"] = float(row["val_rate_mae"])
+    return kept
+
+
 def _write_json(data: dict[str, Any], path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -241,7 +258,7 @@ def train_from_stores(
             len(fit_examples),
             len(val_examples),
         )
-        model, history = fit(x, y, val, label)
+        model, history = fit(x, y, val, label, val_examples)
         return model, history, [e.name for e in fit_examples], [e.name for e in val_examples]
 
     fold_metrics = []
@@ -274,7 +291,7 @@ def train_from_stores(
         "training_recordings": fit_names,
         "validation_recordings": val_names,
         "metrics": {
-            "final_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
+            **_kept_epoch(history),
             "epochs": len(history),
             "cross_validation": fold_metrics,
             "cv_mean_test_pearson_r": float(np.mean([m["test_pearson_r"] for m in fold_metrics]))

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,9 +22,13 @@ import pandas as pd
 
 from distraction.errors import InputError
 from distraction.keras_import import keras
+from distraction.metrics import periodogram_rate
 from distraction.models import build_can, build_lstm, configure_devices
+from distraction.signals import condition_signal
+from distraction.windows import window_starts
 
 __all__ = [
+    "RateSelection",
     "derivative_target",
     "make_lstm_windows",
     "save_learning_curves",
@@ -31,6 +36,7 @@ __all__ = [
     "subject_kfold",
     "train_can",
     "train_lstm",
+    "validation_rate_error",
 ]
 
 Task = Literal["hr", "br"]
@@ -161,6 +167,111 @@ def make_lstm_windows(
     return feats[idx].astype(np.float32), targ[idx][..., None].astype(np.float32)
 
 
+# --------------------------------------------------------------------------- epoch selection
+
+
+@dataclass(frozen=True)
+class RateSelection:
+    """Keep the CAN epoch whose validation *rates* are best, not its validation loss.
+
+    The loss (MSE of the standardised pulse derivative) barely moves between epochs
+    (±1 %), while the rates read from the same outputs can differ by several bpm under
+    in-band light changes: an epoch that lets background pixels into the attention copies
+    the flicker into the pulse. So the epoch is chosen on what users measure.
+
+    Attributes
+    ----------
+    lengths
+        Frames of each validation recording, in the order they are concatenated.
+    fs
+        Frame rate of each validation recording (Hz).
+    band
+        Pass band (Hz) of the conditioning and of the rate search.
+    detrend_lambda
+        Smoothness-priors lambda of the conditioning.
+    window_s
+        Evaluation window (s); a recording shorter than one window is one window.
+    """
+
+    lengths: Sequence[int]
+    fs: Sequence[float]
+    band: tuple[float, float]
+    detrend_lambda: float
+    window_s: float
+
+
+_SELECTION_FS = 30.0
+
+
+def _window_rates(signal: np.ndarray, window: int, band: tuple[float, float]) -> np.ndarray:
+    length = min(window, signal.size)
+    starts = window_starts(signal.size, length, length)
+    return np.array([periodogram_rate(signal[s : s + length], _SELECTION_FS, band) for s in starts])
+
+
+def validation_rate_error(
+    predicted: np.ndarray, target: np.ndarray, selection: RateSelection
+) -> float:
+    """Mean absolute rate difference (per minute) between a CAN's output and its target.
+
+    Each recording's predicted and target derivatives go through the same conditioning
+    as inference (integrate, detrend, band-pass, 30 Hz); the rate of each
+    non-overlapping window is the periodogram peak in the band. The result is the mean
+    over recordings of their mean window error, so every validation recording (and so
+    every condition) weighs the same, whatever its length.
+
+    Parameters
+    ----------
+    predicted, target
+        ``(T,)`` concatenated derivatives of all validation recordings.
+    selection
+        Their lengths, frame rates and the conditioning settings.
+
+    Returns
+    -------
+    float
+    """
+    pred = np.asarray(predicted, dtype=np.float32).reshape(-1)
+    true = np.asarray(target, dtype=np.float32).reshape(-1)
+    lengths = [int(n) for n in selection.lengths]
+    if pred.shape != true.shape or sum(lengths) != true.size:
+        raise InputError(
+            f"selection: {pred.size} predictions, {true.size} targets, "
+            f"{sum(lengths)} frames in the validation recordings"
+        )
+    window = round(selection.window_s * _SELECTION_FS)
+    errors = []
+    for start, n, fs in zip(np.cumsum([0, *lengths[:-1]]), lengths, selection.fs, strict=True):
+        rates = []
+        for x in (pred[start : start + n], true[start : start + n]):
+            conditioned = condition_signal(
+                x,
+                float(fs),
+                band=selection.band,
+                lam=selection.detrend_lambda,
+                fs_out=_SELECTION_FS,
+                integrate=True,
+            )
+            rates.append(_window_rates(conditioned, window, selection.band))
+        errors.append(float(np.mean(np.abs(rates[0] - rates[1]))))
+    return float(np.mean(errors))
+
+
+class _ValidationRate(keras.callbacks.Callback):
+    """Adds ``val_rate_mae`` to the epoch logs (before early stopping reads them)."""
+
+    def __init__(self, x: list[np.ndarray], y: np.ndarray, selection: RateSelection) -> None:
+        super().__init__()
+        self.x = x
+        self.y = y
+        self.selection = selection
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        predicted = np.asarray(self.model.predict(self.x, batch_size=256, verbose=0))
+        if logs is not None:
+            logs["val_rate_mae"] = validation_rate_error(predicted, self.y, self.selection)
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -209,13 +320,18 @@ def _fit(
     patience: int,
     progress: Progress,
     label: str,
+    selection: RateSelection | None = None,
 ) -> pd.DataFrame:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
     callbacks: list[keras.callbacks.Callback] = []
     if val is not None:
+        monitor = "val_loss"
+        if selection is not None:
+            callbacks.append(_ValidationRate(val[0], val[1], selection))
+            monitor = "val_rate_mae"
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, restore_best_weights=True
+                monitor=monitor, mode="min", patience=patience, restore_best_weights=True
             )
         )
     if progress:
@@ -265,6 +381,7 @@ def train_can(
     patience: int = 5,
     seed: int = 0,
     progress: Progress = True,
+    selection: RateSelection | None = None,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Train a CAN (MSE, Adam) on frame pairs.
 
@@ -285,12 +402,16 @@ def train_can(
     progress
         ``True`` prints one line per epoch to stderr; a callable receives
         ``(epoch, logs)`` instead; ``False`` is silent.
+    selection
+        With ``val``: early stopping keeps the epoch of the lowest validation rate
+        error (:func:`validation_rate_error`, logged as ``val_rate_mae``) instead of
+        the lowest ``val_loss``.
 
     Returns
     -------
     (model, history)
         The trained model and a DataFrame with columns ``epoch``, ``loss`` and
-        ``val_loss`` (when ``val`` is given).
+        ``val_loss`` (when ``val`` is given), and ``val_rate_mae`` (with ``selection``).
     """
     _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     x, y = _can_arrays(motion, appearance, target, "train")
@@ -308,6 +429,7 @@ def train_can(
         patience=patience,
         progress=progress,
         label=f"{task}_can",
+        selection=None if val is None else selection,
     )
     return model, history
 

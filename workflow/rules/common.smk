@@ -31,6 +31,23 @@ def _check_roots():
 _check_roots()
 
 
+def _check_training_datasets():
+    """Fail before any job runs when a training list names a dataset that is not configured."""
+    training = config["training"]
+    lists = {
+        "datasets": training["datasets"],
+        "lstm_extra_datasets": training["lstm_extra_datasets"],
+        **{f"can_extra_datasets/{t}": v for t, v in training["can_extra_datasets"].items()},
+    }
+    for key, names in lists.items():
+        for name in names:
+            if name not in config["datasets"]:
+                raise WorkflowError(f"config: training/{key}: '{name}' is not a configured dataset")
+
+
+_check_training_datasets()
+
+
 def synth_root(dataset):
     """Where the workflow writes a synthetic dataset's videos."""
     return f"{RESULTS}/{dataset}/videos"
@@ -107,9 +124,21 @@ def training_groups(group, extra=()):
     """A stage group of every training recording (and of the ``extra`` datasets')."""
     return [
         f"{store_path(dataset, recording)}/{group}"
-        for dataset in [*training_datasets(), *extra]
+        for dataset in dict.fromkeys([*training_datasets(), *extra])
         for recording in RECORDINGS[dataset]
     ]
+
+
+def can_training_groups(wildcards):
+    """Prepared groups the task's CAN trains on."""
+    return training_groups("prepared", config["training"]["can_extra_datasets"][wildcards.task])
+
+
+def lstm_training_groups(wildcards):
+    """Prepared groups the task's denoiser trains on: the CAN's, then the denoiser-only ones."""
+    training = config["training"]
+    extra = [*training["can_extra_datasets"][wildcards.task], *training["lstm_extra_datasets"]]
+    return training_groups("prepared", extra)
 
 
 def evaluation_files(wildcards):

@@ -5,7 +5,7 @@
 
 rule train_can:
     input:
-        prepared=lambda w: training_groups("prepared"),
+        prepared=can_training_groups,
     output:
         model=f"{RESULTS}/training/{{task}}/can.keras",
         curves=report(f"{RESULTS}/training/{{task}}/can_curves.csv", category="Training"),
@@ -21,6 +21,7 @@ rule train_can:
         batch_size=config["training"]["batch_size"],
         learning_rate=config["training"]["learning_rate"],
         patience=config["training"]["patience"],
+        select_by=lambda w: config["training"]["can_select_by"][w.task],
         seed=config["seed"],
     threads: 2
     resources:
@@ -35,12 +36,12 @@ rule train_can:
         "--folds {params.folds} --validation-fraction {params.fraction} --epochs {params.epochs} "
         "--batch-size {params.batch_size} --learning-rate {params.learning_rate} "
         "--patience {params.patience} --seed {params.seed} --band {params.band} "
-        "--detrend-lambda {params.detrend_lambda} 2> {log:q}"
+        "--detrend-lambda {params.detrend_lambda} --select-by {params.select_by} 2> {log:q}"
 
 
 rule train_lstm:
     input:
-        prepared=lambda w: training_groups("prepared", config["training"]["lstm_extra_datasets"]),
+        prepared=lstm_training_groups,
         can_model=f"{RESULTS}/training/{{task}}/can.keras",
     output:
         model=f"{RESULTS}/training/{{task}}/lstm.keras",
