@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from distraction.errors import InputError
+from distraction.train_io import _kept_epoch
 from distraction.training import (
+    RateSelection,
     derivative_target,
     make_lstm_windows,
     save_learning_curves,
@@ -17,6 +19,7 @@ from distraction.training import (
     subject_kfold,
     train_can,
     train_lstm,
+    validation_rate_error,
 )
 
 SUBJECTS = ["s1", "s1", "s2", "s3", "s3", "s3", "s4", "s5", "s6", "s6", "s7"]
@@ -126,6 +129,75 @@ def test_can_training_reduces_loss_and_is_deterministic() -> None:
     for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(history, history2)
+
+
+def _pulse_derivative(bpm: float, seconds: float, fs: float = 30.0) -> np.ndarray:
+    t = np.arange(round(seconds * fs) + 1) / fs
+    return np.diff(np.sin(2 * np.pi * bpm / 60.0 * t))
+
+
+def test_validation_rate_error_weighs_recordings_equally() -> None:
+    # Recording 1 (40 s: windows 0-30 s and 10-40 s) is right; recording 2 (30 s, one
+    # window) reads 90 instead of 72 bpm. Mean of per-recording errors: (0 + 18) / 2 = 9;
+    # a mean over the three windows would be 6.
+    target = np.concatenate([_pulse_derivative(72, 40), _pulse_derivative(72, 30)])
+    predicted = np.concatenate([_pulse_derivative(72, 40), _pulse_derivative(90, 30)])
+    selection = RateSelection(
+        lengths=[1200, 900], fs=[30.0, 30.0], band=(0.7, 2.5), detrend_lambda=50, window_s=30
+    )
+    assert validation_rate_error(predicted, target, selection) == pytest.approx(9.0, abs=0.01)
+    assert validation_rate_error(target, target, selection) == pytest.approx(0.0, abs=0.01)
+    # A 25-fps recording is conditioned at its own rate: 20 s of 60 bpm against 75 bpm.
+    at_25 = RateSelection(lengths=[500], fs=[25.0], band=(0.7, 2.5), detrend_lambda=50, window_s=30)
+    assert validation_rate_error(
+        _pulse_derivative(75, 20, 25.0), _pulse_derivative(60, 20, 25.0), at_25
+    ) == pytest.approx(15.0, abs=0.01)
+    with pytest.raises(InputError, match="selection"):
+        validation_rate_error(predicted[:-1], target[:-1], selection)
+
+
+def test_kept_epoch_follows_the_monitored_metric() -> None:
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4],
+            "loss": [0.9, 0.8, 0.7, 0.6],
+            "val_loss": [0.95, 0.94, 0.93, 0.96],
+            "val_rate_mae": [3.0, 1.5, 2.0, 1.5],
+        }
+    )
+    # The rate error decides (first of the tied epochs 2 and 4), not the lower loss of 3.
+    assert _kept_epoch(history) == {
+        "kept_epoch": 2,
+        "selected_by": "val_rate_mae",
+        "final_val_loss": 0.94,
+        "final_val_rate_mae": 1.5,
+    }
+    by_loss = _kept_epoch(history.drop(columns="val_rate_mae"))
+    assert by_loss == {"kept_epoch": 3, "selected_by": "val_loss", "final_val_loss": 0.93}
+    assert _kept_epoch(history[["epoch", "loss"]]) == {"final_val_loss": None}
+
+
+def test_can_training_keeps_the_epoch_of_the_best_validation_rates() -> None:
+    motion, appearance, target = _can_data(0, 200)
+    val = _can_data(1, 300)
+    selection = RateSelection(
+        lengths=[150, 150], fs=[30.0, 30.0], band=(0.7, 2.5), detrend_lambda=50, window_s=5
+    )
+    model, history = train_can(
+        motion, appearance, target, task="br", val=val, epochs=3, batch_size=32, patience=3,
+        seed=7, progress=False, selection=selection,
+    )  # fmt: skip
+    assert list(history.columns) == ["epoch", "loss", "val_loss", "val_rate_mae"]
+    predicted = model.predict([val[0], val[1]], verbose=0)
+    assert validation_rate_error(predicted, val[2], selection) == pytest.approx(
+        history["val_rate_mae"].min()
+    )
+    # The weights kept are those of the first epoch with the best rates (here every epoch
+    # reads the rate right), not those of the best validation loss.
+    kept = int(history["val_rate_mae"].idxmin())
+    assert history["val_loss"][kept] > 2 * history["val_loss"].min()
+    mse = float(np.mean((predicted.ravel() - val[2]) ** 2))
+    assert mse == pytest.approx(history["val_loss"][kept], rel=1e-3)
 
 
 def test_training_rejects_bad_arrays() -> None:

@@ -165,6 +165,14 @@ def test_missing_root_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     config.write_text("datasets: {mine: {format: avi}}\n")
     assert main(["validate", "--config", str(config)]) == 2
     assert "datasets/mine/format: 'avi' is not one of" in capsys.readouterr().err
+    config.write_text(
+        "datasets: {demo: {format: synth}}\ntraining: {can_extra_datasets: {hr: [demo, demp]}}\n"
+    )
+    assert main(["validate", "--config", str(config)]) == 2
+    assert (
+        f"{config}: training/can_extra_datasets/hr: 'demp' is not a configured dataset"
+        in capsys.readouterr().err
+    )
 
 
 def test_cli_prepare_handles_odd_names(tmp_path: Path) -> None:

@@ -265,6 +265,17 @@ def test_denoiser_only_datasets_retrain_only_the_denoiser(workflow_run: Path) ->
     assert "train_can" not in jobs and "prepare" not in jobs
 
 
+def test_a_can_only_dataset_retrains_that_task_s_can_and_denoiser(workflow_run: Path) -> None:
+    config = write_config(workflow_run, training__can_extra_datasets={"hr": ["te"], "br": []})
+    result = snakemake(workflow_run, config, "-n", "--printshellcmds")
+    jobs = planned_jobs(result.stdout)
+    assert jobs.get("train_can") == 1 and jobs.get("train_lstm") == 1
+    assert "prepare" not in jobs
+    # The CAN trains on te's clip as well, and keeps its epoch by validation HR error.
+    command = next(line for line in result.stdout.splitlines() if "train-can" in line)
+    assert "te/stores/s50/flicker.zarr" in command and "--select-by rate" in command
+
+
 def test_unchanged_model_weights_do_not_trigger_inference(workflow_run: Path) -> None:
     config = write_config(workflow_run)
     model = workflow_run / "results" / "training" / "hr" / "can.keras"

@@ -67,7 +67,26 @@ def validate_config(
     )
     if errors:
         raise ConfigError(f"{source}: {_format_error(errors[0])}")
+    check_training_datasets(config, source)
     return config
+
+
+def check_training_datasets(config: dict[str, Any], source: str = "config") -> None:
+    """Raise :class:`ConfigError` when a training list names a dataset that is not
+    configured (a JSON schema cannot say so)."""
+    training = config.get("training", {})
+    lists = {
+        "training/datasets": training.get("datasets", []),
+        "training/lstm_extra_datasets": training.get("lstm_extra_datasets", []),
+        **{
+            f"training/can_extra_datasets/{task}": names
+            for task, names in training.get("can_extra_datasets", {}).items()
+        },
+    }
+    for key, names in lists.items():
+        for name in names:
+            if name not in config.get("datasets", {}):
+                raise ConfigError(f"{source}: {key}: '{name}' is not a configured dataset")
 
 
 def load_config(path: Path) -> dict[str, Any]:

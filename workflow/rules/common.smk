@@ -1,4 +1,5 @@
 # Input functions, dataset enumeration and config validation shared by all rules.
+import fnmatch
 import os
 import shlex
 from pathlib import Path
@@ -33,16 +34,13 @@ _check_roots()
 
 def _check_training_datasets():
     """Fail before any job runs when a training list names a dataset that is not configured."""
-    training = config["training"]
-    lists = {
-        "datasets": training["datasets"],
-        "lstm_extra_datasets": training["lstm_extra_datasets"],
-        **{f"can_extra_datasets/{t}": v for t, v in training["can_extra_datasets"].items()},
-    }
-    for key, names in lists.items():
-        for name in names:
-            if name not in config["datasets"]:
-                raise WorkflowError(f"config: training/{key}: '{name}' is not a configured dataset")
+    from distraction.config import check_training_datasets
+    from distraction.errors import ConfigError
+
+    try:
+        check_training_datasets(config)
+    except ConfigError as error:
+        raise WorkflowError(str(error)) from None
 
 
 _check_training_datasets()
@@ -120,18 +118,25 @@ def training_datasets():
     return config["training"]["datasets"] or list(config["datasets"])
 
 
-def training_groups(group, extra=()):
-    """A stage group of every training recording (and of the ``extra`` datasets')."""
+def training_groups(group, extra=(), exclude=()):
+    """A stage group of every training recording (and of the ``extra`` datasets'), but those
+    whose ``dataset/recording`` matches one of the ``exclude`` glob patterns."""
     return [
         f"{store_path(dataset, recording)}/{group}"
         for dataset in dict.fromkeys([*training_datasets(), *extra])
         for recording in RECORDINGS[dataset]
+        if not any(fnmatch.fnmatchcase(f"{dataset}/{recording}", p) for p in exclude)
     ]
 
 
 def can_training_groups(wildcards):
     """Prepared groups the task's CAN trains on."""
-    return training_groups("prepared", config["training"]["can_extra_datasets"][wildcards.task])
+    training = config["training"]
+    return training_groups(
+        "prepared",
+        training["can_extra_datasets"][wildcards.task],
+        training["can_exclude"][wildcards.task],
+    )
 
 
 def lstm_training_groups(wildcards):
