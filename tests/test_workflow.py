@@ -266,7 +266,11 @@ def test_denoiser_only_datasets_retrain_only_the_denoiser(workflow_run: Path) ->
 
 
 def test_a_can_only_dataset_retrains_that_task_s_can_and_denoiser(workflow_run: Path) -> None:
-    config = write_config(workflow_run, training__can_extra_datasets={"hr": ["te"], "br": []})
+    config = write_config(
+        workflow_run,
+        training__can_extra_datasets={"hr": ["te"], "br": []},
+        training__can_select_by={"hr": "rate", "br": "loss"},
+    )
     result = snakemake(workflow_run, config, "-n", "--printshellcmds")
     jobs = planned_jobs(result.stdout)
     assert jobs.get("train_can") == 1 and jobs.get("train_lstm") == 1
@@ -274,6 +278,18 @@ def test_a_can_only_dataset_retrains_that_task_s_can_and_denoiser(workflow_run: 
     # The CAN trains on te's clip as well, and keeps its epoch by validation HR error.
     command = next(line for line in result.stdout.splitlines() if "train-can" in line)
     assert "te/stores/s50/flicker.zarr" in command and "--select-by rate" in command
+    # Excluding recordings by pattern takes them out of the CAN's training set only.
+    config = write_config(
+        workflow_run,
+        training__can_extra_datasets={"hr": ["te"], "br": []},
+        training__can_exclude={"hr": ["te/*/flicker", "tr/s01/*"], "br": []},
+    )
+    result = snakemake(workflow_run, config, "-n", "--printshellcmds")
+    lines = result.stdout.splitlines()
+    can = next(line for line in lines if "train-can" in line)
+    lstm = next(line for line in lines if "train-lstm" in line)
+    assert "flicker" not in can and "tr/stores/s01" not in can and "tr/stores/s00" in can
+    assert "te/stores/s50/flicker.zarr" in lstm and "tr/stores/s01" in lstm
 
 
 def test_unchanged_model_weights_do_not_trigger_inference(workflow_run: Path) -> None:

@@ -459,10 +459,11 @@ def _train_can_args(p: argparse.ArgumentParser) -> None:
     _train_args(p)
     p.add_argument(
         "--select-by",
-        choices=["rate", "loss"],
-        default="rate",
-        help="which epoch early stopping keeps: the lowest validation rate error (bpm, "
-        "over --window-s windows) or the lowest validation loss",
+        choices=["loss", "rate"],
+        default="loss",
+        help="which epoch early stopping keeps: the lowest validation loss, or the lowest "
+        "mean validation rate error (per minute, over --window-s windows; logged as "
+        "val_rate_mae)",
     )
     p.add_argument(
         "--window-s", type=float, help="rate window in s for --select-by rate (task default)"

@@ -174,10 +174,10 @@ def make_lstm_windows(
 class RateSelection:
     """Keep the CAN epoch whose validation *rates* are best, not its validation loss.
 
-    The loss (MSE of the standardised pulse derivative) barely moves between epochs
-    (±1 %), while the rates read from the same outputs can differ by several bpm under
-    in-band light changes: an epoch that lets background pixels into the attention copies
-    the flicker into the pulse. So the epoch is chosen on what users measure.
+    The loss (MSE of the standardised pulse derivative) can barely move between epochs
+    (±1 %) while the rates read from the same outputs differ by several bpm, so this
+    chooses the epoch on what users measure. It needs enough validation recordings of
+    each condition to be a better guide than the loss (see the weights README).
 
     Attributes
     ----------
