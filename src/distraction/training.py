@@ -258,7 +258,8 @@ def validation_rate_error(
 
 
 class _ValidationRate(keras.callbacks.Callback):
-    """Adds ``val_rate_mae`` to the epoch logs (before early stopping reads them)."""
+    """Adds ``val_loss`` and ``val_rate_mae`` to the epoch logs (before early stopping reads
+    them), from one prediction of the validation set, so Keras need not evaluate it too."""
 
     def __init__(self, x: list[np.ndarray], y: np.ndarray, selection: RateSelection) -> None:
         super().__init__()
@@ -269,6 +270,8 @@ class _ValidationRate(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         predicted = np.asarray(self.model.predict(self.x, batch_size=256, verbose=0))
         if logs is not None:
+            errors = predicted.reshape(self.y.shape) - self.y
+            logs["val_loss"] = float(np.mean(np.square(errors, dtype=np.float64)))
             logs["val_rate_mae"] = validation_rate_error(predicted, self.y, self.selection)
 
 
@@ -339,7 +342,8 @@ def _fit(
     history = model.fit(
         x,
         y,
-        validation_data=val,
+        # With a rate selection its callback computes the validation loss as well.
+        validation_data=None if selection is not None else val,
         epochs=epochs,
         batch_size=batch_size,
         shuffle=True,
