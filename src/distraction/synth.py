@@ -182,6 +182,14 @@ CONDITIONS: dict[str, Corruption] = {
         intensity_drift=0.04,
         colour_drift=0.015,
     ),
+    # The same flicker in grey light (all channels modulated alike): a colour-neutral
+    # flicker that chrominance methods (CHROM, POS) cancel by construction, and that a
+    # network can learn to reject from colour alone rather than from the background.
+    "neutral_flicker": Corruption(
+        flicker_amplitude=(0.01, 0.02),
+        intensity_drift=0.04,
+        colour_drift=0.015,
+    ),
     # Slow periodic light inside the breathing band (6-27 /min): a dimmer, a screen's
     # content, a fan's shadow. The BR counterpart of "flicker".
     "slow_flicker": Corruption(
