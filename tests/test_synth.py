@@ -367,3 +367,25 @@ def test_background_flicker_leaves_the_face_alone(tmp_path: Path) -> None:
     ff, pf = _spectrum(face / face.mean() * back.mean(), FPS)
     at = np.argmin(np.abs(ff - dyn.background_flicker_hz))
     assert pf[at] < 0.01 * p.max()
+
+
+@pytest.mark.parametrize("subject", range(4))
+def test_neutral_flicker_modulates_every_channel_alike(subject: int) -> None:
+    # In-band flicker in grey light: R, G and B of the light oscillate at one depth, so a
+    # chrominance method (or a network) can reject it from colour alone.
+    phys_seed, render_seed = synth.clip_seeds(0, subject, "neutral_flicker")
+    physiology = synth.simulate_physiology(30.0, synth.GROUND_TRUTH_FS, phys_seed)
+    dyn = synth.scene_dynamics(
+        synth.make_identity(subject, 0), physiology, synth.CONDITIONS["neutral_flicker"],
+        width=W, height=H, fps=FPS, seed=render_seed,
+    )  # fmt: skip
+    assert 0.7 <= dyn.flicker_hz <= 2.5
+    assert abs(60 * dyn.flicker_hz - physiology.hr.mean()) >= 8.0
+    assert 0.01 <= dyn.flicker_amplitude <= 0.02
+    w = 2 * np.pi * dyn.flicker_hz * (dyn.time - dyn.time[0])
+    basis = np.column_stack([np.sin(w), np.cos(w), np.ones_like(w)])
+    coef, *_ = np.linalg.lstsq(basis, dyn.light_rgb / dyn.light_rgb.mean(axis=0), rcond=None)
+    depth = np.hypot(coef[0], coef[1])
+    # Every channel at the drawn depth (beside a slow drift), and within 5 % of each other.
+    np.testing.assert_allclose(depth, dyn.flicker_amplitude, rtol=0.25)
+    assert np.ptp(depth) < 0.05 * depth.mean()
