@@ -37,7 +37,7 @@ BATCH = 256
 BAND = "0.7,2.5"
 LAMBDA = 50
 WINDOW_S = 30
-METHODS = "can,denoised,green,ica,chrom,pos"
+METHODS = "can,cancelled,denoised,green,ica,chrom,pos"
 
 
 def models(scratch: Path) -> tuple[Path, Path, str]:

@@ -101,7 +101,15 @@ def test_outputs_of_a_full_run(workflow_run: Path) -> None:
     assert list(windows.columns) == WINDOW_COLUMNS
     # 3 training clips of 25 s and 1 test clip of 35 s: one 30-s window only for the test clip.
     assert set(windows["video"]) == {"s50/flicker"}
-    assert set(windows["method"]) == {"can", "denoised", "green", "ica", "chrom", "pos"}
+    assert set(windows["method"]) == {
+        "can",
+        "cancelled",
+        "denoised",
+        "green",
+        "ica",
+        "chrom",
+        "pos",
+    }
     assert windows["true_rate"].between(40, 140).all()
     summary = pd.read_csv(results / "reports" / "summary.csv")
     assert set(summary["method"]) == set(windows["method"])

@@ -177,6 +177,22 @@ def _corruption_options(p: argparse.ArgumentParser) -> None:
 def _window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=60)
     p.add_argument("--stride", type=int, default=30)
+    p.add_argument(
+        "--cancel-corruption",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="before the LSTM, remove from the CAN signal what the corruption traces explain "
+        "linearly (default: on for hr, off for br); train and run a denoiser the same way",
+    )
+
+
+def _cancel(args: argparse.Namespace) -> bool:
+    """The ``--cancel-corruption`` setting, or the task's default."""
+    from distraction.stages import CANCEL_CORRUPTION
+
+    if args.cancel_corruption is None:
+        return CANCEL_CORRUPTION[args.task]
+    return bool(args.cancel_corruption)
 
 
 def _denoise_options(p: argparse.ArgumentParser) -> None:
@@ -215,6 +231,7 @@ def _denoise_stage(args: argparse.Namespace, model: Path) -> dict:
         stride=args.stride,
         overlap=args.overlap,
         batch_size=args.batch_size,
+        cancel=_cancel(args),
     )
 
 
@@ -321,7 +338,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--band", help="pass band in Hz, 'low,high'")
     p.add_argument("--detrend-lambda", type=float)
     p.add_argument("--window-s", type=float, help="evaluation window in seconds")
-    p.add_argument("--methods", default="can,denoised,green,ica,chrom,pos")
+    p.add_argument("--methods", default="can,cancelled,denoised,green,ica,chrom,pos")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -416,6 +433,7 @@ def _train_settings(args: argparse.Namespace) -> dict:
         "detrend_lambda",
         "window",
         "stride",
+        "cancel_corruption",
         "can_model",
         "inverse_mask",
         "threshold",
@@ -529,9 +547,11 @@ def run_train_lstm(args: argparse.Namespace) -> str:
     from distraction.training import train_lstm
 
     settings = _settings(args)
+    args.cancel_corruption = _cancel(args)  # recorded, resolved, in the sidecar
     if args.can_model is None:
         examples = [
-            lstm_example(store, settings, args.window, args.stride) for store in args.stores
+            lstm_example(store, settings, args.window, args.stride, cancel=args.cancel_corruption)
+            for store in args.stores
         ]
     else:
         from distraction.models import load_model
@@ -547,6 +567,7 @@ def run_train_lstm(args: argparse.Namespace) -> str:
                 inverse_mode=args.inverse_mask,
                 threshold=args.threshold,
                 fs_out=args.fs_out,
+                cancel=args.cancel_corruption,
             )
             for store in args.stores
         ]

@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from distraction import baselines, metrics
+from distraction.cancellation import Cancellation, cancel_corruption
 from distraction.errors import InputError
 from distraction.masks import (
     corruption_traces,
@@ -37,6 +38,11 @@ BASELINES = ("green", "ica", "chrom", "pos")
 # POS and CHROM model the pulsatile colour change over ~1.6 s windows; they have no
 # meaning for breathing, so BR is evaluated with GREEN and ICA only.
 BR_BASELINES = ("green", "ica")
+#: Whether the denoising stage cancels, by default, what the corruption traces explain
+#: linearly before the LSTM (:func:`denoiser_features`). HR: light flicker inside the pulse
+#: band reaches the CAN and the traces alike. BR: the shipped BR denoiser was trained
+#: without it (its CAN is hardly touched by light; see the README).
+CANCEL_CORRUPTION: dict[str, bool] = {"hr": True, "br": False}
 # Frame differencing drops the last frame, so a 30.0-s clip yields 29.97 s of signal;
 # a window that short of full length is still evaluated.
 EVALUATION_SHORTFALL_S = 0.5
@@ -300,6 +306,25 @@ def estimate_corruption(
     return {"frames": n, "samples_out": m}
 
 
+def denoiser_features(
+    can_conditioned: np.ndarray, traces_conditioned: np.ndarray, *, cancel: bool
+) -> tuple[np.ndarray, Cancellation | None]:
+    """The denoiser's input channels: [R, G, B traces, CAN signal].
+
+    With ``cancel``, the CAN channel is first rid of what the traces explain linearly
+    (:func:`distraction.cancellation.cancel_corruption`); the same function serves
+    inference and the denoiser's training, so both see the same inputs.
+
+    Returns
+    -------
+    features, cancellation
+        ``(M, 4)`` channels, and the cancellation's result (``None`` without ``cancel``).
+    """
+    cancellation = cancel_corruption(can_conditioned, traces_conditioned) if cancel else None
+    can_channel = can_conditioned if cancellation is None else cancellation.signal
+    return np.column_stack([traces_conditioned, can_channel]), cancellation
+
+
 def denoise(
     store: Path,
     task: Task,
@@ -309,17 +334,27 @@ def denoise(
     stride: int = 30,
     overlap: Literal["taper", "overwrite"] = "taper",
     batch_size: int = 256,
+    cancel: bool | None = None,
 ) -> dict[str, Any]:
     """Run the LSTM denoiser over windows of [R, G, B traces, CAN signal] and rebuild
-    one continuous waveform by overlap-add; write ``denoised_<task>``."""
+    one continuous waveform by overlap-add; write ``denoised_<task>``.
+
+    ``cancel`` (default: the task's, :data:`CANCEL_CORRUPTION`) first removes from the
+    CAN signal what the corruption traces explain linearly; that signal is stored as
+    ``cancelled`` beside ``denoised``. The denoiser must have been trained the same way.
+    """
     from distraction.models import load_model
 
+    if cancel is None:
+        cancel = CANCEL_CORRUPTION[task]
     if failure := upstream_failure(store, f"corruption_{task}"):
         write_failed_group(store, f"denoised_{task}", failure)
         return {"windows": 0, "samples_out": 0, "failed": failure}
     corruption = open_group(store, f"corruption_{task}")
-    features = np.column_stack(
-        [corruption["traces_conditioned"].values, corruption["can_conditioned"].values]
+    features, cancellation = denoiser_features(
+        corruption["can_conditioned"].values,
+        corruption["traces_conditioned"].values,
+        cancel=cancel,
     )
     m = features.shape[0]
     if m < window:
@@ -346,7 +381,10 @@ def denoise(
         "window": window,
         "stride": stride,
         "overlap": overlap,
+        "cancel_corruption": bool(cancel),
     }
+    if cancellation is not None:
+        attrs["cancelled_variance_fraction"] = cancellation.explained
     with GroupWriter(store, f"denoised_{task}", attrs=attrs) as writer:
         writer.coord("time_out", corruption["time_out"].values, attrs={"units": "s"})
         writer.create(
@@ -358,7 +396,23 @@ def denoise(
             data=denoised,
             attrs={"description": "LSTM-denoised waveform"},
         )
-    return {"windows": len(windows), "samples_out": m}
+        if cancellation is not None:
+            writer.create(
+                "cancelled",
+                ["time_out"],
+                (m,),
+                np.float64,
+                chunk_len=max(m, 1),
+                data=cancellation.signal,
+                attrs={
+                    "description": "conditioned CAN signal minus its least-squares fit on "
+                    "the corruption traces and their derivatives (the denoiser's input)"
+                },
+            )
+    summary: dict[str, Any] = {"windows": len(windows), "samples_out": m}
+    if cancellation is not None:
+        summary["cancelled"] = round(cancellation.explained, 3)
+    return summary
 
 
 def _skin_colour_traces(store: Path, n: int, chunk: int = 512) -> np.ndarray:
@@ -382,6 +436,12 @@ def method_signals(
     out: dict[str, np.ndarray] = {}
     if "can" in methods:
         out["can"] = corruption["can_conditioned"].values
+    if "cancelled" in methods:
+        # The same function as the denoising stage's (stored there when it cancels), so
+        # the cancellation alone is evaluated whether or not the denoiser uses it.
+        out["cancelled"] = cancel_corruption(
+            corruption["can_conditioned"].values, corruption["traces_conditioned"].values
+        ).signal
     if "denoised" in methods:
         out["denoised"] = open_group(store, f"denoised_{task}")["denoised"].values
     allowed = BASELINES if task == "hr" else BR_BASELINES

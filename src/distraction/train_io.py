@@ -109,17 +109,29 @@ def _missing_truth(store: Path, settings: TaskSettings) -> InputError:
     )
 
 
-def lstm_example(store: Path, settings: TaskSettings, window: int, stride: int) -> Example:
+def lstm_example(
+    store: Path,
+    settings: TaskSettings,
+    window: int,
+    stride: int,
+    *,
+    cancel: bool | None = None,
+) -> Example:
     """Denoiser windows of one store: [R, G, B traces, CAN] against the conditioned truth.
 
     Reads the stored ``corruption_<task>`` group (written by ``distraction corruption``).
+    ``cancel`` as in :func:`distraction.stages.denoiser_features` (default: the task's).
     """
+    from distraction.stages import CANCEL_CORRUPTION, denoiser_features
+
     corruption = open_group(store, f"corruption_{settings.task}")
     truth_name = f"truth_{settings.waveform}"
     if truth_name not in corruption:
         raise _missing_truth(store, settings)
-    features = np.column_stack(
-        [corruption["traces_conditioned"].values, corruption["can_conditioned"].values]
+    features, _ = denoiser_features(
+        corruption["can_conditioned"].values,
+        corruption["traces_conditioned"].values,
+        cancel=CANCEL_CORRUPTION[settings.task] if cancel is None else cancel,
     )
     return _lstm_windows(
         store,
@@ -143,18 +155,25 @@ def lstm_example_from_can(
     threshold: float = 0.1,
     fs_out: float = 30.0,
     batch_size: int = 256,
+    cancel: bool | None = None,
 ) -> Example:
     """Denoiser windows of one store, with the CAN run here on its prepared group.
 
     The same computation as ``infer-can`` followed by ``corruption`` (identical
     arrays), kept in memory: the denoiser is trained on a freshly trained CAN's
     outputs without writing them to the store, where the inference workflow's
-    results live.
+    results live. ``cancel`` as in :func:`distraction.stages.denoiser_features` (default:
+    the task's).
     """
     from distraction.masks import corruption_traces, inverse_masks
     from distraction.models import predict_can
     from distraction.preprocess import resample_series
-    from distraction.stages import _output_time, conditioned_features
+    from distraction.stages import (
+        CANCEL_CORRUPTION,
+        _output_time,
+        conditioned_features,
+        denoiser_features,
+    )
 
     prepared = open_group(store, "prepared")
     if settings.waveform not in prepared:
@@ -174,7 +193,9 @@ def lstm_example_from_can(
     times = prepared["time"].values
     time_out = _output_time(float(times[0]), len(can_conditioned), fs_out)
     truth = resample_series(times, prepared[settings.waveform].values, time_out)
-    features = np.column_stack([traces_conditioned, can_conditioned])
+    if cancel is None:
+        cancel = CANCEL_CORRUPTION[settings.task]
+    features, _ = denoiser_features(can_conditioned, traces_conditioned, cancel=cancel)
     return _lstm_windows(store, features, truth, fs_out, settings, window, stride)
 
 

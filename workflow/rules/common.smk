@@ -114,6 +114,12 @@ def status_files(wildcards):
     ]
 
 
+def cancel_option(task):
+    """The denoising stage's ``--[no-]cancel-corruption`` flag for a task."""
+    cancel = config["denoise"]["cancel_corruption"][task]
+    return "--cancel-corruption" if cancel else "--no-cancel-corruption"
+
+
 def training_datasets():
     return config["training"]["datasets"] or list(config["datasets"])
 

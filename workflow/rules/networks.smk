@@ -23,6 +23,7 @@ rule infer:
         fs_out=config["conditioning"]["fs_out"],
         window=config["denoise"]["window"],
         stride=config["denoise"]["stride"],
+        cancel=lambda w: cancel_option(w.task),
         overlap=config["denoise"]["overlap"],
     threads: 2
     resources:
@@ -37,5 +38,5 @@ rule infer:
         "--batch-size {params.batch_size} --inverse-mask {params.inverse_mask} "
         "--threshold {params.threshold} --band {params.band} "
         "--detrend-lambda {params.detrend_lambda} --fs-out {params.fs_out} "
-        "--window {params.window} --stride {params.stride} --overlap {params.overlap} "
+        "--window {params.window} --stride {params.stride} {params.cancel} --overlap {params.overlap} "
         "--record-failures 2> {log:q}"

@@ -54,6 +54,7 @@ rule train_lstm:
         detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
         window=config["denoise"]["window"],
         stride=config["denoise"]["stride"],
+        cancel=lambda w: cancel_option(w.task),
         inverse_mask=config["corruption"]["inverse_mask"],
         threshold=config["corruption"]["threshold"],
         fs_out=config["conditioning"]["fs_out"],
@@ -77,7 +78,7 @@ rule train_lstm:
         "--folds {params.folds} --validation-fraction {params.fraction} --epochs {params.epochs} "
         "--batch-size {params.batch_size} --learning-rate {params.learning_rate} "
         "--patience {params.patience} --seed {params.seed} --band {params.band} "
-        "--detrend-lambda {params.detrend_lambda} --window {params.window} --stride {params.stride} "
+        "--detrend-lambda {params.detrend_lambda} --window {params.window} --stride {params.stride} {params.cancel} "
         "--can-model {input.can_model:q} --inverse-mask {params.inverse_mask} "
         "--threshold {params.threshold} --fs-out {params.fs_out} 2> {log:q}"
 
