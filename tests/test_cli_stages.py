@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import prepared_clip
 
+from distraction.cancellation import cancel_corruption
 from distraction.cli import main
 from distraction.models import load_model
 from distraction.stages import task_settings
@@ -105,3 +106,36 @@ def test_denoiser_training_inputs_in_memory_equal_the_stored_ones(
     np.testing.assert_allclose(in_memory.inputs[0], stored.inputs[0], rtol=0, atol=1e-6)
     np.testing.assert_allclose(in_memory.target, stored.target, rtol=0, atol=1e-9)
     assert (in_memory.name, in_memory.subject) == (stored.name, stored.subject)
+
+
+def test_hr_denoising_cancels_the_corruption_the_traces_explain_before_the_lstm(
+    prepared_store: Path, tmp_path: Path
+) -> None:
+    store = _copy(prepared_store, tmp_path, "cancel.zarr")
+    can, lstm = str(WEIGHTS / "hr_can.keras"), str(WEIGHTS / "hr_lstm.keras")
+    assert main(["infer", "--store", str(store), "--task", "hr", "--can-model", can,
+                 "--lstm-model", lstm]) == 0  # fmt: skip
+    corruption = open_group(store, "corruption_hr")
+    denoised = open_group(store, "denoised_hr")
+    assert denoised.attrs["cancel_corruption"] is True  # the HR default
+    expected = cancel_corruption(
+        corruption["can_conditioned"].values, corruption["traces_conditioned"].values
+    )
+    np.testing.assert_array_equal(denoised["cancelled"].values, expected.signal)
+    assert denoised.attrs["cancelled_variance_fraction"] == pytest.approx(expected.explained)
+    # The denoiser is trained on what it is run on: its fourth channel is the cancelled
+    # signal, window by window (60 samples, stride 30).
+    example = lstm_example(store, task_settings("hr"), 60, 30)
+    np.testing.assert_allclose(example.inputs[0][1, :, 3], expected.signal[30:90], atol=1e-6)
+    np.testing.assert_allclose(
+        example.inputs[0][1, :, :3], corruption["traces_conditioned"].values[30:90], atol=1e-6
+    )
+    # Switched off, the denoiser sees the CAN signal itself and nothing else is stored.
+    assert main(["denoise", "--store", str(store), "--task", "hr", "--model", lstm,
+                 "--no-cancel-corruption"]) == 0  # fmt: skip
+    off = open_group(store, "denoised_hr")
+    assert off.attrs["cancel_corruption"] is False and "cancelled" not in off
+    plain = lstm_example(store, task_settings("hr"), 60, 30, cancel=False)
+    np.testing.assert_allclose(
+        plain.inputs[0][1, :, 3], corruption["can_conditioned"].values[30:90], atol=1e-6
+    )

@@ -300,6 +300,22 @@ def test_a_can_only_dataset_retrains_that_task_s_can_and_denoiser(workflow_run: 
     assert "te/stores/s50/flicker.zarr" in lstm and "tr/stores/s01" in lstm
 
 
+def test_switching_off_the_cancellation_retrains_the_denoiser_and_reruns_inference(
+    workflow_run: Path,
+) -> None:
+    config = write_config(workflow_run, denoise__cancel_corruption={"hr": False, "br": False})
+    result = snakemake(workflow_run, config, "-n", "--printshellcmds")
+    jobs = planned_jobs(result.stdout)
+    # The denoiser's inputs change, so it is retrained and every video's network stages
+    # rerun (then evaluation); the CAN and the prepared videos are untouched.
+    assert jobs.get("train_lstm") == 1 and jobs.get("infer") == 4
+    assert "train_can" not in jobs and "prepare" not in jobs
+    lines = result.stdout.splitlines()
+    for command in ("distraction train-lstm", "distraction infer"):
+        line = next(line for line in lines if command in line)
+        assert "--no-cancel-corruption" in line
+
+
 def test_unchanged_model_weights_do_not_trigger_inference(workflow_run: Path) -> None:
     config = write_config(workflow_run)
     model = workflow_run / "results" / "training" / "hr" / "can.keras"
