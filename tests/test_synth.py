@@ -305,25 +305,31 @@ def test_condition_presets() -> None:
     assert synth.CONDITIONS["motion"].head_translation > 0
 
 
-@pytest.mark.parametrize("subject", range(6))
-def test_slow_flicker_is_in_the_breathing_band_away_from_the_breath(subject: int) -> None:
-    # BR counterpart of "flicker": a 2-6 % light oscillation at 6-27 /min, never within
-    # 3 /min of the clip's breathing rate (then no method could tell the two apart).
-    phys_seed, render_seed = synth.clip_seeds(0, subject, "slow_flicker")
-    physiology = synth.simulate_physiology(60.0, synth.GROUND_TRUTH_FS, phys_seed)
+def _drawn_flicker(condition: str, subject: int, duration_s: float):
+    """A clip's physiology and scene dynamics, and the depth of its light's oscillation at
+    the drawn flicker frequency per channel (least squares beside a linear drift)."""
+    phys_seed, render_seed = synth.clip_seeds(0, subject, condition)
+    physiology = synth.simulate_physiology(duration_s, synth.GROUND_TRUTH_FS, phys_seed)
     dyn = synth.scene_dynamics(
-        synth.make_identity(subject, 0), physiology, synth.CONDITIONS["slow_flicker"],
+        synth.make_identity(subject, 0), physiology, synth.CONDITIONS[condition],
         width=W, height=H, fps=FPS, seed=render_seed,
     )  # fmt: skip
-    assert 0.1 <= dyn.flicker_hz <= 0.45
-    assert abs(60 * dyn.flicker_hz - physiology.br.mean()) >= 3.0
-    assert 0.02 <= dyn.flicker_amplitude <= 0.06
-    # The drawn flicker is in the light, at the drawn depth (beside a slow drift).
     t = dyn.time - dyn.time[0]
     w = 2 * np.pi * dyn.flicker_hz * t
     basis = np.column_stack([np.sin(w), np.cos(w), np.ones_like(t), t])
     coef, *_ = np.linalg.lstsq(basis, dyn.light_rgb / dyn.light_rgb.mean(axis=0), rcond=None)
-    depth = np.hypot(coef[0], coef[1])
+    return physiology, dyn, np.hypot(coef[0], coef[1])
+
+
+@pytest.mark.parametrize("subject", range(6))
+def test_slow_flicker_is_in_the_breathing_band_away_from_the_breath(subject: int) -> None:
+    # BR counterpart of "flicker": a 2-6 % light oscillation at 6-27 /min, never within
+    # 3 /min of the clip's breathing rate (then no method could tell the two apart).
+    physiology, dyn, depth = _drawn_flicker("slow_flicker", subject, 60.0)
+    assert 0.1 <= dyn.flicker_hz <= 0.45
+    assert abs(60 * dyn.flicker_hz - physiology.br.mean()) >= 3.0
+    assert 0.02 <= dyn.flicker_amplitude <= 0.06
+    # The drawn flicker is in the light, at the drawn depth (beside a slow drift).
     np.testing.assert_allclose(depth, dyn.flicker_amplitude * dyn.flicker_rgb, rtol=0.25)
 
 
@@ -373,19 +379,10 @@ def test_background_flicker_leaves_the_face_alone(tmp_path: Path) -> None:
 def test_neutral_flicker_modulates_every_channel_alike(subject: int) -> None:
     # In-band flicker in grey light: R, G and B of the light oscillate at one depth, so a
     # chrominance method (or a network) can reject it from colour alone.
-    phys_seed, render_seed = synth.clip_seeds(0, subject, "neutral_flicker")
-    physiology = synth.simulate_physiology(30.0, synth.GROUND_TRUTH_FS, phys_seed)
-    dyn = synth.scene_dynamics(
-        synth.make_identity(subject, 0), physiology, synth.CONDITIONS["neutral_flicker"],
-        width=W, height=H, fps=FPS, seed=render_seed,
-    )  # fmt: skip
+    physiology, dyn, depth = _drawn_flicker("neutral_flicker", subject, 30.0)
     assert 0.7 <= dyn.flicker_hz <= 2.5
     assert abs(60 * dyn.flicker_hz - physiology.hr.mean()) >= 8.0
     assert 0.01 <= dyn.flicker_amplitude <= 0.02
-    w = 2 * np.pi * dyn.flicker_hz * (dyn.time - dyn.time[0])
-    basis = np.column_stack([np.sin(w), np.cos(w), np.ones_like(w)])
-    coef, *_ = np.linalg.lstsq(basis, dyn.light_rgb / dyn.light_rgb.mean(axis=0), rcond=None)
-    depth = np.hypot(coef[0], coef[1])
     # Every channel at the drawn depth (beside a slow drift), and within 5 % of each other.
     np.testing.assert_allclose(depth, dyn.flicker_amplitude, rtol=0.25)
     assert np.ptp(depth) < 0.05 * depth.mean()
