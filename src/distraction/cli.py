@@ -188,11 +188,9 @@ def _window_options(p: argparse.ArgumentParser) -> None:
 
 def _cancel(args: argparse.Namespace) -> bool:
     """The ``--cancel-corruption`` setting, or the task's default."""
-    from distraction.stages import CANCEL_CORRUPTION
+    from distraction.stages import cancels
 
-    if args.cancel_corruption is None:
-        return CANCEL_CORRUPTION[args.task]
-    return bool(args.cancel_corruption)
+    return cancels(args.task, args.cancel_corruption)
 
 
 def _denoise_options(p: argparse.ArgumentParser) -> None:

@@ -39,9 +39,10 @@ BASELINES = ("green", "ica", "chrom", "pos")
 # meaning for breathing, so BR is evaluated with GREEN and ICA only.
 BR_BASELINES = ("green", "ica")
 #: Whether the denoising stage cancels, by default, what the corruption traces explain
-#: linearly before the LSTM (:func:`denoiser_features`). HR: light flicker inside the pulse
-#: band reaches the CAN and the traces alike. BR: the shipped BR denoiser was trained
-#: without it (its CAN is hardly touched by light; see the README).
+#: linearly before the LSTM (:func:`denoiser_features`). HR: the CAN attends to skin, so its
+#: inverse attention describes the light flicker that reaches both. BR: the CAN attends to
+#: the head's outline, so the regions it ignores include moving skin and their traces carry
+#: breathing, which cancelling would remove (see the README).
 CANCEL_CORRUPTION: dict[str, bool] = {"hr": True, "br": False}
 # Frame differencing drops the last frame, so a 30.0-s clip yields 29.97 s of signal;
 # a window that short of full length is still evaluated.
@@ -306,6 +307,11 @@ def estimate_corruption(
     return {"frames": n, "samples_out": m}
 
 
+def cancels(task: Task, cancel: bool | None) -> bool:
+    """``cancel``, or the task's default (:data:`CANCEL_CORRUPTION`) when it is ``None``."""
+    return CANCEL_CORRUPTION[task] if cancel is None else bool(cancel)
+
+
 def denoiser_features(
     can_conditioned: np.ndarray, traces_conditioned: np.ndarray, *, cancel: bool
 ) -> tuple[np.ndarray, Cancellation | None]:
@@ -345,8 +351,7 @@ def denoise(
     """
     from distraction.models import load_model
 
-    if cancel is None:
-        cancel = CANCEL_CORRUPTION[task]
+    cancel = cancels(task, cancel)
     if failure := upstream_failure(store, f"corruption_{task}"):
         write_failed_group(store, f"denoised_{task}", failure)
         return {"windows": 0, "samples_out": 0, "failed": failure}

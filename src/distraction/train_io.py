@@ -122,7 +122,7 @@ def lstm_example(
     Reads the stored ``corruption_<task>`` group (written by ``distraction corruption``).
     ``cancel`` as in :func:`distraction.stages.denoiser_features` (default: the task's).
     """
-    from distraction.stages import CANCEL_CORRUPTION, denoiser_features
+    from distraction.stages import cancels, denoiser_features
 
     corruption = open_group(store, f"corruption_{settings.task}")
     truth_name = f"truth_{settings.waveform}"
@@ -131,7 +131,7 @@ def lstm_example(
     features, _ = denoiser_features(
         corruption["can_conditioned"].values,
         corruption["traces_conditioned"].values,
-        cancel=CANCEL_CORRUPTION[settings.task] if cancel is None else cancel,
+        cancel=cancels(settings.task, cancel),
     )
     return _lstm_windows(
         store,
@@ -168,12 +168,7 @@ def lstm_example_from_can(
     from distraction.masks import corruption_traces, inverse_masks
     from distraction.models import predict_can
     from distraction.preprocess import resample_series
-    from distraction.stages import (
-        CANCEL_CORRUPTION,
-        _output_time,
-        conditioned_features,
-        denoiser_features,
-    )
+    from distraction.stages import _output_time, cancels, conditioned_features, denoiser_features
 
     prepared = open_group(store, "prepared")
     if settings.waveform not in prepared:
@@ -193,9 +188,9 @@ def lstm_example_from_can(
     times = prepared["time"].values
     time_out = _output_time(float(times[0]), len(can_conditioned), fs_out)
     truth = resample_series(times, prepared[settings.waveform].values, time_out)
-    if cancel is None:
-        cancel = CANCEL_CORRUPTION[settings.task]
-    features, _ = denoiser_features(can_conditioned, traces_conditioned, cancel=cancel)
+    features, _ = denoiser_features(
+        can_conditioned, traces_conditioned, cancel=cancels(settings.task, cancel)
+    )
     return _lstm_windows(store, features, truth, fs_out, settings, window, stride)
 
 
