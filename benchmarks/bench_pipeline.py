@@ -15,6 +15,14 @@ prepare -> infer (infer-can, corruption, denoise) -> evaluate twice:
 Models: ``src/distraction/weights/hr_can.keras`` / ``hr_lstm.keras`` when present, otherwise
 random-init ``build_can("hr")`` / ``build_lstm("hr")`` saved into the scratch folder.
 
+Engine (``--engine``, the config's ``models.engine``): ``auto`` (the default; LiteRT here, as
+no GPU is visible) runs the networks from models exported once (``distraction
+export-litert``, timed apart: once per network, not per video); ``keras`` runs them on
+TensorFlow. The Snakemake runs use the shipped weights as ``builtin`` (their LiteRT copies
+ship beside them); with random-init models they keep the exported models between repeats, as
+a results folder does after its first video, and one more run, from an empty results folder,
+counts the export jobs too.
+
     python benchmarks/bench_pipeline.py --cache /tmp/distraction-bench --json pipeline.json
 """
 
@@ -53,7 +61,24 @@ def models(scratch: Path) -> tuple[Path, Path, str]:
     return can, lstm, "random init (no shipped weights)"
 
 
-def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> list:
+def export_models(can: Path, lstm: Path, folder: Path) -> tuple[Path, Path, float]:
+    """Export both networks for the litert engine (as the export_litert rule does)."""
+    exe = shutil.which("distraction", path=str(Path(sys.executable).parent)) or "distraction"
+    started = time.perf_counter()
+    exported = []
+    for model in (can, lstm):
+        target = folder / f"{model.stem}.tflite"
+        cmd = [exe, "export-litert", "--model", str(model), "--output", str(target)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"export-litert failed:\n{proc.stderr[-3000:]}")
+        exported.append(target)
+    return exported[0], exported[1], time.perf_counter() - started
+
+
+def cli_commands(
+    root: Path, store: Path, can: Path, lstm: Path, csv: Path, engine: str, litert: list[Path]
+) -> list:
     exe = shutil.which("distraction", path=str(Path(sys.executable).parent)) or "distraction"
     s = str(store)
     commands = [
@@ -92,6 +117,13 @@ def cli_commands(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> l
                 str(can),
                 "--lstm-model",
                 str(lstm),
+                "--engine",
+                engine,
+                *(
+                    ["--can-litert", str(litert[0]), "--lstm-litert", str(litert[1])]
+                    if litert
+                    else []
+                ),
                 "--batch-size",
                 str(BATCH),
                 "--inverse-mask",
@@ -154,18 +186,23 @@ def run_cli(commands: list, store: Path) -> dict[str, float]:
     return times
 
 
-def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) -> dict:
+def run_in_process(
+    root: Path, store: Path, can: Path, lstm: Path, csv: Path, litert: list[Path]
+) -> dict:
     shutil.rmtree(store, ignore_errors=True)
     times = {}
     started = time.perf_counter()
     from distraction import stages
     from distraction.datasets import get_loader
-    from distraction.models import configure_devices
     from distraction.prepare import prepare_recording
     from distraction.report import write_csv
 
-    configure_devices(seed=None, deterministic=True)
+    if not litert:
+        from distraction.models import configure_devices
+
+        configure_devices(seed=None, deterministic=True)
     times["imports"] = time.perf_counter() - started
+    can_litert, lstm_litert = litert or (None, None)
     settings = stages.task_settings(
         "hr",
         band=tuple(float(v) for v in BAND.split(",")),
@@ -184,7 +221,10 @@ def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) ->
         prepare_recording(loader, rec, store, crop="centre", chunk_frames=256)
 
     timed("prepare", prep)
-    timed("infer-can", lambda: stages.infer_can(store, can, "hr", batch_size=BATCH))
+    timed(
+        "infer-can",
+        lambda: stages.infer_can(store, can, "hr", batch_size=BATCH, litert_path=can_litert),
+    )
     timed(
         "corruption",
         lambda: stages.estimate_corruption(
@@ -194,7 +234,14 @@ def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) ->
     timed(
         "denoise",
         lambda: stages.denoise(
-            store, "hr", lstm, window=60, stride=30, overlap="taper", batch_size=BATCH
+            store,
+            "hr",
+            lstm,
+            window=60,
+            stride=30,
+            overlap="taper",
+            batch_size=BATCH,
+            litert_path=lstm_litert,
         ),
     )
 
@@ -206,8 +253,23 @@ def run_in_process(root: Path, store: Path, can: Path, lstm: Path, csv: Path) ->
     return times
 
 
+def workflow_models(can: Path, lstm: Path) -> dict[str, str]:
+    """The config's models: ``builtin`` for the shipped weights (whose LiteRT copies ship
+    beside them, so no export job runs), otherwise the files (exported by the workflow)."""
+    weights = REPO / "src" / "distraction" / "weights"
+    if (can, lstm) == (weights / "hr_can.keras", weights / "hr_lstm.keras"):
+        return {"hr_can": "builtin", "hr_lstm": "builtin"}
+    return {"hr_can": str(can), "hr_lstm": str(lstm)}
+
+
 def run_workflow(
-    root: Path, scratch: Path, can: Path, lstm: Path, until: str = "evaluate"
+    root: Path,
+    scratch: Path,
+    can: Path,
+    lstm: Path,
+    engine: str,
+    until: str = "evaluate",
+    keep_models: bool = True,
 ) -> dict[str, float]:
     """The same video through Snakemake itself (default profile, 2 cores, task hr).
 
@@ -215,12 +277,15 @@ def run_workflow(
     ``until="infer"`` for its denoised group, i.e. through the inference rules only (prepare
     -> infer). ``jobs_s`` = wall time of the run minus that of a dry run of the same target,
     i.e. from about the first job's start to the end, Snakemake's own bookkeeping between jobs
-    included.
+    included. With ``keep_models`` the networks exported by an earlier run stay (as in a
+    results folder after its first video); without, the export jobs run too.
     """
     import yaml
 
     results = scratch / "workflow_results"
-    shutil.rmtree(results, ignore_errors=True)
+    shutil.rmtree(results / "bench", ignore_errors=True)
+    if not keep_models:
+        shutil.rmtree(results, ignore_errors=True)
     config = scratch / "workflow_config.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -228,7 +293,7 @@ def run_workflow(
                 "task": "hr",
                 "results": str(results),
                 "datasets": {"bench": {"format": "generic", "root": str(root)}},
-                "models": {"hr_can": str(can), "hr_lstm": str(lstm)},
+                "models": {**workflow_models(can, lstm), "engine": engine},
             }
         )
     )
@@ -274,11 +339,12 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--repeats", type=int, default=1, help="runs of each mode (best kept)")
+    parser.add_argument("--engine", choices=["auto", "keras", "litert"], default="auto")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--child", nargs=5, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:  # one in-process run in a fresh interpreter, so imports are counted
-        print(json.dumps(run_in_process(*args.child)))
+        print(json.dumps(run_in_process(*args.child[:5], litert=args.child[5:])))
         return
 
     scratch = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
@@ -288,7 +354,14 @@ def main() -> None:
         can, lstm, origin = models(scratch)
         frames = round(args.seconds * args.fps)
         csv = scratch / "eval.csv"
-        commands = cli_commands(root, scratch / "cli.zarr", can, lstm, csv)
+        from distraction.litert import resolve_engine
+
+        engine = resolve_engine(args.engine, exported=True)
+        litert: list[Path] = []
+        export_s = None
+        if engine == "litert":
+            *litert, export_s = export_models(can, lstm, scratch)
+        commands = cli_commands(root, scratch / "cli.zarr", can, lstm, csv, args.engine, litert)
         cli_runs = [run_cli(commands, scratch / "cli.zarr") for _ in range(args.repeats)]
         cli = min(cli_runs, key=lambda t: sum(t.values()))
         child = [
@@ -300,6 +373,7 @@ def main() -> None:
             str(can),
             str(lstm),
             str(csv),
+            *map(str, litert),
         ]
         proc_runs = []
         for _ in range(args.repeats):
@@ -309,9 +383,10 @@ def main() -> None:
             proc_runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         proc = min(proc_runs, key=lambda t: sum(t.values()))
         workflow_runs, inference_runs = [], []
+        cold = run_workflow(root, scratch, can, lstm, args.engine, "infer", keep_models=False)
         for _ in range(args.repeats):
-            workflow_runs.append(run_workflow(root, scratch, can, lstm))
-            inference_runs.append(run_workflow(root, scratch, can, lstm, until="infer"))
+            workflow_runs.append(run_workflow(root, scratch, can, lstm, args.engine))
+            inference_runs.append(run_workflow(root, scratch, can, lstm, args.engine, "infer"))
         workflow = min(workflow_runs, key=lambda t: t["jobs_s"])
         inference = min(inference_runs, key=lambda t: t["jobs_s"])
         proc["infer"] = proc["infer-can"] + proc["corruption"] + proc["denoise"]
@@ -343,9 +418,14 @@ def main() -> None:
         )
         print(
             f"# {args.seconds:g} s {args.width}x{args.height} {args.fps:g} fps clip "
-            f"({frames} frames), task hr, models: {origin}, best of {args.repeats}, "
-            f"load {load_average()}"
+            f"({frames} frames), task hr, models: {origin}, engine {args.engine} ({engine}), "
+            f"best of {args.repeats}, load {load_average()}"
         )
+        if export_s is not None:
+            print(
+                f"export-litert of both networks (once per network; not in the times below): "
+                f"{export_s:.1f} s"
+            )
         print_table(
             rows,
             [
@@ -360,6 +440,7 @@ def main() -> None:
         for label, run in (
             ("inference rules: prepare -> infer", inference),
             ("with evaluation: prepare -> infer -> evaluate", workflow),
+            ("inference rules, empty results folder", cold),
         ):
             print(
                 f"snakemake ({label}; default profile, 2 cores): {run['jobs_s']:.1f} s from "
@@ -373,6 +454,10 @@ def main() -> None:
                 "benchmark": "pipeline",
                 "frames": frames,
                 "models": origin,
+                "engine": args.engine,
+                "resolved_engine": engine,
+                "export_s": export_s,
+                "cold_inference_workflow": cold,
                 "commands": [" ".join(c) for _, c in commands],
                 "cli": cli,
                 "in_process": proc,

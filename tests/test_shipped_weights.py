@@ -3,7 +3,9 @@ synthetic subject, and attending to skin."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -37,6 +39,17 @@ def test_shipped_model_loads_in_safe_mode_with_provenance(name: str) -> None:
     assert provenance["training_recordings"]
     assert not any("synth_test" in r for r in provenance["training_recordings"])
     assert model.count_params() > 0
+
+
+@pytest.mark.parametrize("name", ["hr_can", "hr_lstm", "br_can", "br_lstm"])
+def test_shipped_litert_copies_are_exported_from_the_shipped_weights(name: str) -> None:
+    # The workflow runs these on CPU (models.engine auto); a stale copy would silently run
+    # other networks than the .keras files, so its sidecar must name this very file.
+    sidecar = json.loads((WEIGHTS / f"{name}.tflite.json").read_text())
+    source = hashlib.sha256((WEIGHTS / f"{name}.keras").read_bytes()).hexdigest()
+    assert sidecar["source_sha256"] == source
+    assert sidecar["kind"] == name[3:]
+    assert (WEIGHTS / f"{name}.tflite").stat().st_size < 4_000_000
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +147,22 @@ def test_denoising_recovers_the_heart_rate_under_in_band_flicker(held_out_flicke
     assert error("green") > 10.0  # the skin's colour follows the flicker, not the pulse
     assert error("cancelled") <= 3.0
     assert error("denoised") <= 3.0
+
+
+def test_the_shipped_litert_copies_give_the_same_waveforms(
+    held_out_flicker: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "litert.zarr"
+    shutil.copytree(held_out_flicker, store)
+    infer_can(store, WEIGHTS / "hr_can.keras", "hr", litert_path=WEIGHTS / "hr_can.tflite")
+    estimate_corruption(store, "hr", task_settings("hr"))
+    denoise(store, "hr", WEIGHTS / "hr_lstm.keras", litert_path=WEIGHTS / "hr_lstm.tflite")
+    assert open_group(store, "denoised_hr").attrs["engine"] == "litert"
+    for name in ("cancelled", "denoised"):
+        np.testing.assert_allclose(
+            open_group(store, "denoised_hr")[name].values,
+            open_group(held_out_flicker, "denoised_hr")[name].values,
+            rtol=0,
+            atol=1e-4,
+            err_msg=name,
+        )

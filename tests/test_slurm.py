@@ -196,17 +196,19 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
     assert {job[1] for job in jobs} == {ACCOUNT}
     # The per-video rules went in the profile's two groups, one SLURM job each here, and
     # the network jobs asked for one GPU each (a group of two videos too: not two GPUs).
+    # The two trained networks are exported for the litert engine in a job each, on CPU.
     expected_gpus = {
-        "rule_videos_": "N/A",
-        "rule_train_can_": "gres:gpu:1",
-        "rule_train_lstm_": "gres:gpu:1",
-        "rule_networks_": "gres:gpu:1",
-        "rule_aggregate": "N/A",
+        "rule_videos_": ["N/A"],
+        "rule_train_can_": ["gres:gpu:1"],
+        "rule_train_lstm_": ["gres:gpu:1"],
+        "rule_export_litert_": ["N/A", "N/A"],
+        "rule_networks_": ["gres:gpu:1"],
+        "rule_aggregate": ["N/A"],
     }
-    assert len(jobs) == len(expected_gpus), jobs
+    assert len(jobs) == sum(map(len, expected_gpus.values())), jobs
     for prefix, gpus in expected_gpus.items():
         matching = [job for job in jobs if job[0].startswith(prefix)]
-        assert [job[3] for job in matching] == [gpus], (prefix, jobs)
+        assert [job[3] for job in matching] == gpus, (prefix, jobs)
 
     for name in ("windows.csv", "videos.csv"):
         on_slurm = _read(tmp_path / "slurm" / "results" / "reports" / name)

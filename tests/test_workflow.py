@@ -123,6 +123,11 @@ def test_outputs_of_a_full_run(workflow_run: Path) -> None:
     assert can["attention_mask2"].shape[1:] == (15, 15)
     # Masks are chunked along time.
     assert can["attention_mask"].encoding["chunks"][1:] == (34, 34)
+    # No GPU here: the networks ran on LiteRT, from the models exported once per network.
+    for group, kind in (("can_hr", "can"), ("denoised_hr", "lstm")):
+        attrs = xr.open_zarr(store / group, consolidated=False).attrs
+        assert attrs["engine"] == "litert"
+        assert attrs["litert_model"] == str(results / "models" / f"hr_{kind}.tflite")
     for name in ("can.keras", "can.json", "can_curves.csv", "can_curves.png", "lstm.keras"):
         assert (results / "training" / "hr" / name).exists()
     # Subject-wise 2-fold cross-validation before the final model: each training subject is
@@ -322,4 +327,16 @@ def test_unchanged_model_weights_do_not_trigger_inference(workflow_run: Path) ->
     stat = model.stat()
     os.utime(model, (stat.st_atime + 100, stat.st_mtime + 100))
     jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
-    assert "infer" not in jobs
+    assert "infer" not in jobs and "export_litert" not in jobs
+
+
+def test_switching_the_engine_reruns_only_the_network_stages(workflow_run: Path) -> None:
+    config = write_config(workflow_run, models__engine="keras")
+    result = snakemake(workflow_run, config, "-n", "--printshellcmds")
+    jobs = planned_jobs(result.stdout)
+    # Every video's network job reruns on TensorFlow (then evaluation and reports); nothing
+    # is exported, trained or prepared again.
+    assert jobs.get("infer") == 4
+    assert not {"export_litert", "train_can", "train_lstm", "prepare"} & set(jobs)
+    line = next(line for line in result.stdout.splitlines() if "distraction infer" in line)
+    assert "--engine keras" in line and "--can-litert" not in line

@@ -198,11 +198,37 @@ def _denoise_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", choices=["taper", "overwrite"], default="taper")
 
 
+def _engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["auto", "keras", "litert"],
+        default="auto",
+        help="keras: TensorFlow (the GPU when present); litert: LiteRT on CPU, from the "
+        "exported .tflite (starts in 0.1 s instead of 3-4 s); auto (default): litert when "
+        "the exported models are given and no GPU is visible, else keras",
+    )
+
+
+def _engine(args: argparse.Namespace, *exported: Path | None) -> tuple[bool, str]:
+    """Whether this run uses LiteRT, and the device it runs on, for the job's log line.
+
+    TensorFlow is configured (and so imported) only for the keras engine.
+    """
+    from distraction.litert import resolve_engine
+
+    engine = resolve_engine(args.engine, exported=all(path is not None for path in exported))
+    if engine == "keras":
+        from distraction.models import configure_devices
+
+        return False, f"{configure_devices(seed=None, deterministic=True)} (keras)"
+    return True, "CPU (litert)"
+
+
 # The three network stages, called by their own subcommands and together by `infer`.
-def _can_stage(args: argparse.Namespace, model: Path) -> dict:
+def _can_stage(args: argparse.Namespace, model: Path, litert: Path | None = None) -> dict:
     from distraction.stages import infer_can
 
-    return infer_can(args.store, model, args.task, batch_size=args.batch_size)
+    return infer_can(args.store, model, args.task, batch_size=args.batch_size, litert_path=litert)
 
 
 def _corruption_stage(args: argparse.Namespace) -> dict:
@@ -218,7 +244,7 @@ def _corruption_stage(args: argparse.Namespace) -> dict:
     )
 
 
-def _denoise_stage(args: argparse.Namespace, model: Path) -> dict:
+def _denoise_stage(args: argparse.Namespace, model: Path, litert: Path | None = None) -> dict:
     from distraction.stages import denoise
 
     return denoise(
@@ -230,6 +256,7 @@ def _denoise_stage(args: argparse.Namespace, model: Path) -> dict:
         overlap=args.overlap,
         batch_size=args.batch_size,
         cancel=_cancel(args),
+        litert_path=litert,
     )
 
 
@@ -237,15 +264,15 @@ def _infer_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
     _record_failures_arg(p)
     p.add_argument("--model", type=Path, required=True, help="CAN .keras file")
+    p.add_argument("--litert", type=Path, help="the CAN exported by export-litert (.tflite)")
+    _engine_option(p)
     _batch_option(p)
 
 
 @command("infer-can", "run the CAN: signal and attention masks into the store")(_infer_args)
 def run_infer_can(args: argparse.Namespace) -> str:
-    from distraction.models import configure_devices
-
-    device = configure_devices(seed=None, deterministic=True)
-    summary = _can_stage(args, args.model)
+    litert, device = _engine(args, args.litert)
+    summary = _can_stage(args, args.model, args.litert if litert else None)
     return f"infer-can {args.store} ({args.task}): {summary['frames']} frames on {device}"
 
 
@@ -268,17 +295,17 @@ def _denoise_args(p: argparse.ArgumentParser) -> None:
     _task_args(p)
     _record_failures_arg(p)
     p.add_argument("--model", type=Path, required=True, help="LSTM .keras file")
+    p.add_argument("--litert", type=Path, help="the LSTM exported by export-litert (.tflite)")
+    _engine_option(p)
     _denoise_options(p)
     _batch_option(p)
 
 
 @command("denoise", "LSTM denoising of the CAN signal with the corruption traces")(_denoise_args)
 def run_denoise(args: argparse.Namespace) -> str:
-    from distraction.models import configure_devices
-
-    configure_devices(seed=None, deterministic=True)
-    summary = _denoise_stage(args, args.model)
-    return f"denoise {args.store} ({args.task}): {summary['windows']} windows"
+    litert, device = _engine(args, args.litert)
+    summary = _denoise_stage(args, args.model, args.litert if litert else None)
+    return f"denoise {args.store} ({args.task}): {summary['windows']} windows on {device}"
 
 
 def _infer_all_args(p: argparse.ArgumentParser) -> None:
@@ -286,6 +313,9 @@ def _infer_all_args(p: argparse.ArgumentParser) -> None:
     _record_failures_arg(p)
     p.add_argument("--can-model", type=Path, required=True, help="CAN .keras file")
     p.add_argument("--lstm-model", type=Path, required=True, help="LSTM .keras file")
+    p.add_argument("--can-litert", type=Path, help="the CAN exported by export-litert")
+    p.add_argument("--lstm-litert", type=Path, help="the LSTM exported by export-litert")
+    _engine_option(p)
     _batch_option(p)
     _corruption_options(p)
     _denoise_options(p)
@@ -296,15 +326,14 @@ def _infer_all_args(p: argparse.ArgumentParser) -> None:
     "infer-can, corruption and denoise of one video in one process (what the workflow runs)",
 )(_infer_all_args)
 def run_infer(args: argparse.Namespace) -> str:
-    from distraction.models import configure_devices
-
-    # One process for the three network stages: TensorFlow starts once per video, which
-    # is most of a short video's wall time (benchmarks/bench_pipeline.py).
-    device = configure_devices(seed=None, deterministic=True)
+    # One process for the three network stages: the network runtime starts once per video
+    # (TensorFlow's start is most of a short video's wall time: benchmarks/bench_pipeline.py).
+    litert, device = _engine(args, args.can_litert, args.lstm_litert)
+    can_litert, lstm_litert = (args.can_litert, args.lstm_litert) if litert else (None, None)
     stages: list[tuple[str, Callable[[], dict]]] = [
-        ("infer-can", lambda: _can_stage(args, args.can_model)),
+        ("infer-can", lambda: _can_stage(args, args.can_model, can_litert)),
         ("corruption", lambda: _corruption_stage(args)),
-        ("denoise", lambda: _denoise_stage(args, args.lstm_model)),
+        ("denoise", lambda: _denoise_stage(args, args.lstm_model, lstm_litert)),
     ]
     summaries: dict[str, dict] = {}
     for stage, run in stages:
@@ -604,6 +633,22 @@ def run_import_weights(args: argparse.Namespace) -> str:
     save_model(model, args.output)
     params = model.count_params()
     return f"import-weights {args.h5} ({args.kind}): {params} parameters -> {args.output}"
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, required=True, help="a CAN or LSTM .keras file")
+    p.add_argument("--output", type=Path, required=True, help="LiteRT model to write (.tflite)")
+
+
+@command(
+    "export-litert",
+    "convert a .keras CAN or LSTM for the litert engine (.tflite plus a .tflite.json sidecar)",
+)(_export_args)
+def run_export_litert(args: argparse.Namespace) -> str:
+    from distraction.litert import export_litert
+
+    meta = export_litert(args.model, args.output)
+    return f"export-litert {args.model} ({meta['kind']}) -> {args.output}"
 
 
 def _reference_args(p: argparse.ArgumentParser) -> None:

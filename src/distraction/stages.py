@@ -6,7 +6,6 @@ pure modules (models, masks, signals, windows, metrics, baselines).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,13 @@ from distraction.masks import (
 )
 from distraction.preprocess import resample_series
 from distraction.signals import condition_signal
-from distraction.store import GroupWriter, open_group, upstream_failure, write_failed_group
+from distraction.store import (
+    GroupWriter,
+    file_sha256,
+    open_group,
+    upstream_failure,
+    write_failed_group,
+)
 from distraction.windows import overlap_add, sliding_windows, window_starts
 
 log = logging.getLogger(__name__)
@@ -94,41 +99,57 @@ def task_settings(
     )
 
 
-def file_sha256(path: Path) -> str:
-    """Checksum recorded as provenance of the model that produced a group."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
     return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
 
 
+def _network_runner(model_path: Path, litert_path: Path | None, kind: str):
+    """Load a network for the keras or the litert engine.
+
+    Returns the loaded model, the engine's name and the provenance attributes.
+    """
+    attrs: dict[str, Any] = {"model": str(model_path), "model_sha256": file_sha256(model_path)}
+    if litert_path is None:
+        from distraction.models import load_model
+
+        return load_model(model_path), "keras", {**attrs, "engine": "keras"}
+    from distraction.litert import load_litert, read_sidecar
+
+    read_sidecar(litert_path, kind=kind, source=model_path)
+    attrs |= {
+        "engine": "litert",
+        "litert_model": str(litert_path),
+        "litert_model_sha256": file_sha256(litert_path),
+    }
+    return load_litert(Path(litert_path)), "litert", attrs
+
+
 def infer_can(
-    store: Path, model_path: Path, task: Task, *, batch_size: int = 256
+    store: Path,
+    model_path: Path,
+    task: Task,
+    *,
+    batch_size: int = 256,
+    litert_path: Path | None = None,
 ) -> dict[str, Any]:
     """Run the CAN over a prepared video; write signal and attention masks to ``can_<task>``.
 
-    Reads and writes one time chunk at a time, so memory does not grow with video length.
+    With ``litert_path`` (the model exported by :func:`distraction.litert.export_litert`)
+    the CAN runs on LiteRT instead of TensorFlow. Reads and writes one time chunk at a
+    time, so memory does not grow with video length.
     """
-    from distraction.models import load_model, predict_can
-
     if failure := upstream_failure(store, "prepared"):
         write_failed_group(store, f"can_{task}", failure)
         return {"frames": 0, "failed": failure}
     prepared = open_group(store, "prepared")
     n = prepared.sizes["time"]
     chunk = int(prepared["motion"].encoding.get("chunks", (256,))[0])
-    model = load_model(model_path)
-    attrs = {
-        "fps": prepared.attrs["fps"],
-        "task": task,
-        "model": str(model_path),
-        "model_sha256": file_sha256(Path(model_path)),
-    }
+    model, engine, provenance = _network_runner(Path(model_path), litert_path, "can")
+    if engine == "litert":
+        from distraction.litert import predict_can_litert as predict
+    else:
+        from distraction.models import predict_can as predict
+    attrs = {"fps": prepared.attrs["fps"], "task": task, **provenance}
     with GroupWriter(store, f"can_{task}", attrs=attrs) as writer:
         writer.coord("time", prepared["time"].values, attrs={"units": "s"})
         signal = writer.create(
@@ -161,12 +182,12 @@ def infer_can(
         ):
             m = prepared["motion"][start:stop].values
             a = prepared["appearance"][start:stop].values
-            y, g1, g2 = predict_can(model, m, a, batch_size=batch_size)
+            y, g1, g2 = predict(model, m, a, batch_size=batch_size)
             values[start:stop] = y
             mask1[start:stop] = g1
             mask2[start:stop] = g2
         signal[:] = values
-    return {"frames": n}
+    return {"frames": n, "engine": engine}
 
 
 def _output_time(start: float, n: int, fs_out: float) -> np.ndarray:
@@ -341,6 +362,7 @@ def denoise(
     overlap: Literal["taper", "overwrite"] = "taper",
     batch_size: int = 256,
     cancel: bool | None = None,
+    litert_path: Path | None = None,
 ) -> dict[str, Any]:
     """Run the LSTM denoiser over windows of [R, G, B traces, CAN signal] and rebuild
     one continuous waveform by overlap-add; write ``denoised_<task>``.
@@ -348,9 +370,8 @@ def denoise(
     ``cancel`` (default: the task's, :data:`CANCEL_CORRUPTION`) first removes from the
     CAN signal what the corruption traces explain linearly; that signal is stored as
     ``cancelled`` beside ``denoised``. The denoiser must have been trained the same way.
+    With ``litert_path`` the LSTM runs on LiteRT (:mod:`distraction.litert`).
     """
-    from distraction.models import load_model
-
     cancel = cancels(task, cancel)
     if failure := upstream_failure(store, f"corruption_{task}"):
         write_failed_group(store, f"denoised_{task}", failure)
@@ -367,22 +388,26 @@ def denoise(
             f"{store}: {m} samples at {corruption.attrs['fs_out']} Hz is shorter than one "
             f"denoiser window ({window})"
         )
-    model = load_model(model_path)
+    model, engine, provenance = _network_runner(Path(model_path), litert_path, "lstm")
     windows = sliding_windows(features, length=window, stride=stride).astype(np.float32)
-    # Direct calls in batches: model.predict's per-call setup costs more than the work here.
-    predicted = np.concatenate(
-        [
-            np.asarray(model(windows[i : i + batch_size], training=False))[..., 0]
-            for i in range(0, len(windows), batch_size)
-        ]
-    )
+    if engine == "litert":
+        from distraction.litert import predict_lstm_litert
+
+        predicted = predict_lstm_litert(model, windows)
+    else:
+        # Direct calls in batches: model.predict's per-call setup costs more than the work.
+        predicted = np.concatenate(
+            [
+                np.asarray(model(windows[i : i + batch_size], training=False))[..., 0]
+                for i in range(0, len(windows), batch_size)
+            ]
+        )
     starts = window_starts(m, length=window, stride=stride)
     denoised = overlap_add(predicted, m, stride=stride, starts=starts, mode=overlap)
     attrs = {
         "fs_out": corruption.attrs["fs_out"],
         "task": task,
-        "model": str(model_path),
-        "model_sha256": file_sha256(Path(model_path)),
+        **provenance,
         "window": window,
         "stride": stride,
         "overlap": overlap,
@@ -414,7 +439,7 @@ def denoise(
                     "the corruption traces and their derivatives (the denoiser's input)"
                 },
             )
-    summary: dict[str, Any] = {"windows": len(windows), "samples_out": m}
+    summary: dict[str, Any] = {"windows": len(windows), "samples_out": m, "engine": engine}
     if cancellation is not None:
         summary["cancelled"] = round(cancellation.explained, 3)
     return summary

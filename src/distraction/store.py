@@ -16,6 +16,7 @@ place, so a killed job never leaves a readable partial group. Groups are read wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +33,15 @@ import zarr
 from distraction.errors import InputError
 
 _ROOT_METADATA = {"zarr_format": 3, "node_type": "group", "attributes": {}}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, recorded as the provenance of the model that produced a group."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def ensure_root(store: Path) -> None:

@@ -16,6 +16,7 @@ TASKS = ["hr", "br"] if config["task"] == "both" else [config["task"]]
 wildcard_constraints:
     dataset=r"[^/]+",
     task=r"hr|br",
+    kind=r"can|lstm",
 
 
 def _check_roots():
@@ -98,6 +99,26 @@ def model_file(task, kind):
     if setting == "builtin":
         return str(BUILTIN_WEIGHTS / f"{task}_{kind}.keras")
     return setting
+
+
+def litert_file(task, kind):
+    """The network exported for the litert engine (none when the engine is keras): shipped
+    beside the shipped weights, otherwise exported once by the export_litert rule."""
+    if config["models"]["engine"] == "keras":
+        return []
+    if config["models"][f"{task}_{kind}"] == "builtin":
+        return str(BUILTIN_WEIGHTS / f"{task}_{kind}.tflite")
+    return f"{RESULTS}/models/{task}_{kind}.tflite"
+
+
+def litert_options(wildcards, input):
+    """``--can-litert``/``--lstm-litert`` of the infer rule (empty for the keras engine)."""
+    if not input.can_litert:
+        return ""
+    return (
+        f"--can-litert {shlex.quote(str(input.can_litert))} "
+        f"--lstm-litert {shlex.quote(str(input.lstm_litert))}"
+    )
 
 
 def task_band(task):

@@ -1,4 +1,22 @@
-# Network stages per video, in one job (one process, so TensorFlow starts once per video):
+# Each network, exported once for the litert engine (models.engine: auto or litert): LiteRT
+# starts in 0.1 s where TensorFlow takes 3-4 s, most of a short video's network job.
+
+
+rule export_litert:
+    input:
+        lambda w: model_file(w.task, w.kind),
+    output:
+        model=f"{RESULTS}/models/{{task}}_{{kind}}.tflite",
+        sidecar=f"{RESULTS}/models/{{task}}_{{kind}}.tflite.json",
+    log:
+        f"{RESULTS}/logs/models/export_litert_{{task}}_{{kind}}.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction export-litert --model {input:q} --output {output.model:q} 2> {log:q}"
+
+
+# Network stages per video, in one job (one process, so the network runtime starts once per video):
 # CAN inference (signal + attention masks), inverse-mask corruption traces, LSTM denoising.
 # Each stage still writes its own group of the store and is its own CLI subcommand
 # (infer-can, corruption, denoise); `distraction infer` runs the three in sequence.
@@ -9,6 +27,8 @@ rule infer:
         prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
         can_model=lambda w: model_file(w.task, "can"),
         lstm_model=lambda w: model_file(w.task, "lstm"),
+        can_litert=lambda w: litert_file(w.task, "can"),
+        lstm_litert=lambda w: litert_file(w.task, "lstm"),
     output:
         can=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/can_{{task}}"),
         corruption=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}"),
@@ -25,6 +45,8 @@ rule infer:
         stride=config["denoise"]["stride"],
         cancel=lambda w: cancel_option(w.task),
         overlap=config["denoise"]["overlap"],
+        engine=config["models"]["engine"],
+        litert=litert_options,
     threads: 2
     resources:
         gpu=1,
@@ -35,6 +57,7 @@ rule infer:
     shell:
         "distraction infer --store {params.store:q} --task {wildcards.task} "
         "--can-model {input.can_model:q} --lstm-model {input.lstm_model:q} "
+        "--engine {params.engine} {params.litert} "
         "--batch-size {params.batch_size} --inverse-mask {params.inverse_mask} "
         "--threshold {params.threshold} --band {params.band} "
         "--detrend-lambda {params.detrend_lambda} --fs-out {params.fs_out} "

@@ -3,8 +3,10 @@
     python workflow/scripts/ship_weights.py results/train_synth/training src/distraction/weights
 
 For each task folder (hr, br) of the training output, loads can.keras and lstm.keras in safe
-mode, saves them without optimizer state as <task>_can.keras / <task>_lstm.keras, and copies
-their provenance sidecars as <task>_can.json / <task>_lstm.json.
+mode, saves them without optimizer state as <task>_can.keras / <task>_lstm.keras, copies
+their provenance sidecars as <task>_can.json / <task>_lstm.json, and exports each for the
+litert engine as <task>_<kind>.tflite (+ .tflite.json), so the workflow needs no export job
+for the shipped networks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import shutil
 from pathlib import Path
 
+from distraction.litert import export_litert
 from distraction.models import load_model, save_model
 
 
@@ -30,6 +33,7 @@ def main() -> None:
             target = args.weights / f"{task_dir.name}_{kind}.keras"
             save_model(load_model(model_path), target)
             shutil.copyfile(task_dir / f"{kind}.json", target.with_suffix(".json"))
+            export_litert(target, target.with_suffix(".tflite"))
             metrics = json.loads((task_dir / f"{kind}.json").read_text())["metrics"]
             print(f"{target}: {target.stat().st_size / 1e6:.2f} MB, metrics {metrics}")
 
