@@ -5,9 +5,11 @@ on the weights), feeds seeded random 36x36x3 motion/appearance inputs through
 ``distraction.models.predict_can`` (signal + both attention masks, as ``infer-can`` does)
 and keeps the best of ``--repeats`` timed runs per batch size. Like the ``infer-can`` CLI, op
 determinism is enabled first (``configure_devices(seed=None, deterministic=True)``) unless
-``--no-deterministic``.
+``--no-deterministic``. With ``--engine litert`` the same network is exported
+(``distraction.litert.export_litert``) and run by ``predict_can_litert`` on LiteRT instead.
 
     python benchmarks/bench_can.py --frames 3000 --batch-sizes 64 256 512 --json can.json
+    python benchmarks/bench_can.py --frames 3000 --engine litert
 """
 
 from __future__ import annotations
@@ -26,17 +28,31 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--task", choices=["hr", "br"], default="hr")
     parser.add_argument("--no-deterministic", action="store_true")
+    parser.add_argument("--engine", choices=["keras", "litert"], default="keras")
     parser.add_argument("--json")
     args = parser.parse_args()
+
+    import tempfile
+    from pathlib import Path
 
     import numpy as np
     import tensorflow as tf
 
-    from distraction.models import build_can, configure_devices, predict_can
+    from distraction.models import build_can, configure_devices, predict_can, save_model
 
     started = time.perf_counter()
     device = configure_devices(seed=None, deterministic=not args.no_deterministic)
     model = build_can(args.task)
+    if args.engine == "litert":
+        from distraction.litert import export_litert, load_litert, predict_can_litert
+
+        scratch = Path(tempfile.mkdtemp(prefix="bench_can_"))
+        export_litert(save_model(model, scratch / "can.keras"), scratch / "can.tflite")
+        model, predict_can, device = (
+            load_litert(scratch / "can.tflite"),
+            predict_can_litert,
+            "CPU (litert)",
+        )
     rng = np.random.default_rng(0)
     shape = (args.frames, 36, 36, 3)
     motion = rng.standard_normal(shape, dtype=np.float32)
@@ -63,7 +79,7 @@ def main() -> None:
             }
         )
     print(
-        f"# device {device}, {args.frames} frames, TF intra/inter threads "
+        f"# device {device}, engine {args.engine}, {args.frames} frames, TF intra/inter threads "
         f"{tf.config.threading.get_intra_op_parallelism_threads()}/"
         f"{tf.config.threading.get_inter_op_parallelism_threads()} (0 = all cores), "
         f"deterministic={not args.no_deterministic}, model build+trace {setup_s:.1f} s, "
@@ -76,6 +92,7 @@ def main() -> None:
         {
             "benchmark": "can",
             "device": device,
+            "engine": args.engine,
             "frames": args.frames,
             "deterministic": not args.no_deterministic,
             "setup_s": setup_s,
