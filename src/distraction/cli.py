@@ -155,6 +155,7 @@ def _settings(args: argparse.Namespace):
         band=_band(args.band) if getattr(args, "band", None) else None,
         detrend_lambda=getattr(args, "detrend_lambda", None),
         window_s=getattr(args, "window_s", None),
+        fs_out=getattr(args, "fs_out", None),
     )
 
 
@@ -171,7 +172,9 @@ def _corruption_options(p: argparse.ArgumentParser) -> None:
     _mask_options(p)
     p.add_argument("--band", help="pass band in Hz, 'low,high' (task default if omitted)")
     p.add_argument("--detrend-lambda", type=float, help="smoothness-priors lambda")
-    p.add_argument("--fs-out", type=float, default=30.0)
+    p.add_argument(
+        "--fs-out", type=float, help="rate of the conditioned signals, Hz (task default: 30 / 5)"
+    )
 
 
 def _window_options(p: argparse.ArgumentParser) -> None:
@@ -563,7 +566,9 @@ def _train_lstm_args(p: argparse.ArgumentParser) -> None:
         "in memory (the workflow's way); without it, read stored corruption_<task> groups",
     )
     _mask_options(p)
-    p.add_argument("--fs-out", type=float, default=30.0)
+    p.add_argument(
+        "--fs-out", type=float, help="rate of the conditioned signals, Hz (task default: 30 / 5)"
+    )
 
 
 @command("train-lstm", "train the LSTM denoiser on CAN signals and corruption traces")(
@@ -575,6 +580,7 @@ def run_train_lstm(args: argparse.Namespace) -> str:
 
     settings = _settings(args)
     args.cancel_corruption = _cancel(args)  # recorded, resolved, in the sidecar
+    args.fs_out = settings.fs_out
     if args.can_model is None:
         examples = [
             lstm_example(store, settings, args.window, args.stride, cancel=args.cancel_corruption)

@@ -49,6 +49,11 @@ BR_BASELINES = ("green", "ica")
 #: the head's outline, so the regions it ignores include moving skin and their traces carry
 #: breathing, which cancelling would remove (see the README).
 CANCEL_CORRUPTION: dict[str, bool] = {"hr": True, "br": False}
+#: Rate of the conditioned signals (and so of the denoiser's windows), Hz. The denoiser
+#: sees 60 samples: 2 s at 30 Hz spans 2-4 heartbeats, but less than one breath, so BR is
+#: conditioned at 5 Hz (12 s, several breaths): its denoiser then raises the SNR under light
+#: changes in the breathing band by 4-6 dB instead of 0.2-1.7 (README).
+FS_OUT: dict[str, float] = {"hr": 30.0, "br": 5.0}
 # Frame differencing drops the last frame, so a 30.0-s clip yields 29.97 s of signal;
 # a window that short of full length is still evaluated.
 EVALUATION_SHORTFALL_S = 0.5
@@ -66,6 +71,7 @@ class TaskSettings:
     snr_band: tuple[float, float]
     tolerance_hz: float
     window_s: float
+    fs_out: float  # rate of the conditioned signals, Hz
 
 
 def task_settings(
@@ -74,8 +80,9 @@ def task_settings(
     band: tuple[float, float] | None = None,
     detrend_lambda: float | None = None,
     window_s: float | None = None,
+    fs_out: float | None = None,
 ) -> TaskSettings:
-    """A task's settings: the paper's defaults, each overridable."""
+    """A task's settings: the paper's defaults (:data:`FS_OUT` for the rate), each overridable."""
     if task == "hr":
         return TaskSettings(
             "hr",
@@ -86,6 +93,7 @@ def task_settings(
             metrics.HR_SNR_BAND,
             metrics.HR_TOLERANCE_HZ,
             window_s or 30.0,
+            fs_out or FS_OUT["hr"],
         )
     return TaskSettings(
         "br",
@@ -96,6 +104,7 @@ def task_settings(
         metrics.BR_SNR_BAND,
         metrics.BR_TOLERANCE_HZ,
         window_s or 60.0,
+        fs_out or FS_OUT["br"],
     )
 
 
@@ -200,7 +209,7 @@ def conditioned_features(
     fps: float,
     settings: TaskSettings,
     *,
-    fs_out: float = 30.0,
+    fs_out: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The denoiser's inputs: CAN signal and corruption traces after the paper's conditioning.
 
@@ -215,7 +224,7 @@ def conditioned_features(
     settings
         Band and smoothness-priors lambda of the task.
     fs_out
-        Output rate, Hz.
+        Output rate, Hz (default: the task's, ``settings.fs_out``).
 
     Returns
     -------
@@ -224,6 +233,7 @@ def conditioned_features(
     """
     # float32 like the network's own output, so stored and in-memory paths agree exactly.
     signal = np.asarray(can_signal).astype(np.float32)
+    fs_out = fs_out or settings.fs_out
     common = {"band": settings.band, "lam": settings.detrend_lambda, "fs_out": fs_out}
     can_conditioned = condition_signal(signal, fps, integrate=True, **common)
     traces_conditioned = condition_signal(traces, fps, integrate=False, **common)
@@ -237,7 +247,7 @@ def estimate_corruption(
     *,
     inverse_mode: Literal["binary", "continuous"] = "binary",
     threshold: float = 0.1,
-    fs_out: float = 30.0,
+    fs_out: float | None = None,
 ) -> dict[str, Any]:
     """Inverse masks, corruption traces and the conditioned signals.
 
@@ -245,8 +255,10 @@ def estimate_corruption(
     (chunked (k, 34, 34)) and the R/G/B corruption traces; and, at ``fs_out``, the
     CAN signal and the corruption traces after the paper's conditioning (integration of
     the CAN output, smoothness-priors detrending, z-scoring, band-pass, resampling,
-    scaling to [-1, 1]) plus the ground truth resampled to ``fs_out``.
+    scaling to [-1, 1]) plus the ground truth resampled to ``fs_out`` (default: the
+    task's, ``settings.fs_out``).
     """
+    fs_out = fs_out or settings.fs_out
     if failure := upstream_failure(store, f"can_{task}"):
         write_failed_group(store, f"corruption_{task}", failure)
         return {"frames": 0, "samples_out": 0, "failed": failure}

@@ -153,7 +153,7 @@ def lstm_example_from_can(
     *,
     inverse_mode: str = "binary",
     threshold: float = 0.1,
-    fs_out: float = 30.0,
+    fs_out: float | None = None,
     batch_size: int = 256,
     cancel: bool | None = None,
 ) -> Example:
@@ -170,6 +170,7 @@ def lstm_example_from_can(
     from distraction.preprocess import resample_series
     from distraction.stages import _output_time, cancels, conditioned_features, denoiser_features
 
+    fs_out = fs_out or settings.fs_out
     prepared = open_group(store, "prepared")
     if settings.waveform not in prepared:
         raise _missing_truth(store, settings)

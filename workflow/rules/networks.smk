@@ -40,7 +40,7 @@ rule infer:
         threshold=config["corruption"]["threshold"],
         band=lambda w: task_band(w.task),
         detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
-        fs_out=config["conditioning"]["fs_out"],
+        fs_out=lambda w: config["conditioning"][f"{w.task}_fs_out"],
         window=config["denoise"]["window"],
         stride=config["denoise"]["stride"],
         cancel=lambda w: cancel_option(w.task),

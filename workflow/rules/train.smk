@@ -57,7 +57,7 @@ rule train_lstm:
         cancel=lambda w: cancel_option(w.task),
         inverse_mask=config["corruption"]["inverse_mask"],
         threshold=config["corruption"]["threshold"],
-        fs_out=config["conditioning"]["fs_out"],
+        fs_out=lambda w: config["conditioning"][f"{w.task}_fs_out"],
         folds=config["training"]["folds"],
         fraction=config["training"]["validation_fraction"],
         epochs=config["training"]["lstm_epochs"],
