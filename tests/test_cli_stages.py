@@ -139,3 +139,22 @@ def test_hr_denoising_cancels_the_corruption_the_traces_explain_before_the_lstm(
     np.testing.assert_allclose(
         plain.inputs[0][1, :, 3], corruption["can_conditioned"].values[30:90], atol=1e-6
     )
+
+
+def test_breathing_is_conditioned_at_5_hz_so_the_denoiser_sees_12_s(
+    prepared_store: Path, tmp_path: Path
+) -> None:
+    store = _copy(prepared_store, tmp_path, "br.zarr")
+    can, lstm = str(WEIGHTS / "br_can.keras"), str(WEIGHTS / "br_lstm.keras")
+    assert main(["infer", "--store", str(store), "--task", "br", "--can-model", can,
+                 "--lstm-model", lstm]) == 0  # fmt: skip
+    corruption = open_group(store, "corruption_br")
+    assert corruption.attrs["fs_out"] == 5.0
+    # 12 s at 30 fps: 359 frame differences span 358 / 30 = 11.93 s, so samples at
+    # 0, 0.2, ..., 11.8 s: 60 of them, exactly one 60-sample (12-s) denoiser window.
+    np.testing.assert_allclose(corruption["time_out"].values, np.arange(60) * 0.2, atol=1e-9)
+    denoised = open_group(store, "denoised_br")
+    assert denoised.attrs["fs_out"] == 5.0 and denoised["denoised"].shape == (60,)
+    # An explicit rate still wins over the task's.
+    assert main(["corruption", "--store", str(store), "--task", "br", "--fs-out", "30"]) == 0
+    assert open_group(store, "corruption_br").attrs["fs_out"] == 30.0
