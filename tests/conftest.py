@@ -49,3 +49,19 @@ def prepared_clip(
     store = root / "store.zarr"
     prepare_recording(loader, recording, store, chunk_frames=chunk_frames)
     return store
+
+
+@pytest.fixture(scope="session")
+def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prepared 12-s synthetic flicker clip (96x72) for the network-stage tests, which
+    copy it before writing to it."""
+    return prepared_clip(
+        tmp_path_factory.mktemp("clips"),
+        "s01",
+        "flicker",
+        subject_index=7,
+        duration_s=12.0,
+        width=96,
+        height=72,
+        seed=3,
+    )

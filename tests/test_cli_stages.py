@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import prepared_clip
 
 from distraction.cancellation import cancel_corruption
 from distraction.cli import main
@@ -22,24 +21,18 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights
 GROUPS = ("can_hr", "corruption_hr", "denoised_hr")
 
 
-@pytest.fixture(scope="module")
-def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepared_clip(
-        tmp_path_factory.mktemp("clips"),
-        "s01",
-        "flicker",
-        subject_index=7,
-        duration_s=12.0,
-        width=96,
-        height=72,
-        seed=3,
-    )
-
-
 def _copy(store: Path, tmp_path: Path, name: str) -> Path:
     target = tmp_path / name
     shutil.copytree(store, target)
     return target
+
+
+def _infer_with_shipped_networks(store: Path, task: str) -> str:
+    """``distraction infer`` with the task's shipped networks; returns the LSTM's path."""
+    can, lstm = str(WEIGHTS / f"{task}_can.keras"), str(WEIGHTS / f"{task}_lstm.keras")
+    args = ["infer", "--store", str(store), "--task", task, "--can-model", can]
+    assert main([*args, "--lstm-model", lstm]) == 0
+    return lstm
 
 
 def test_infer_equals_the_three_stages_run_one_by_one(prepared_store: Path, tmp_path: Path) -> None:
@@ -112,9 +105,7 @@ def test_hr_denoising_cancels_the_corruption_the_traces_explain_before_the_lstm(
     prepared_store: Path, tmp_path: Path
 ) -> None:
     store = _copy(prepared_store, tmp_path, "cancel.zarr")
-    can, lstm = str(WEIGHTS / "hr_can.keras"), str(WEIGHTS / "hr_lstm.keras")
-    assert main(["infer", "--store", str(store), "--task", "hr", "--can-model", can,
-                 "--lstm-model", lstm]) == 0  # fmt: skip
+    lstm = _infer_with_shipped_networks(store, "hr")
     corruption = open_group(store, "corruption_hr")
     denoised = open_group(store, "denoised_hr")
     assert denoised.attrs["cancel_corruption"] is True  # the HR default
@@ -145,9 +136,7 @@ def test_breathing_is_conditioned_at_5_hz_so_the_denoiser_sees_12_s(
     prepared_store: Path, tmp_path: Path
 ) -> None:
     store = _copy(prepared_store, tmp_path, "br.zarr")
-    can, lstm = str(WEIGHTS / "br_can.keras"), str(WEIGHTS / "br_lstm.keras")
-    assert main(["infer", "--store", str(store), "--task", "br", "--can-model", can,
-                 "--lstm-model", lstm]) == 0  # fmt: skip
+    _infer_with_shipped_networks(store, "br")
     corruption = open_group(store, "corruption_br")
     assert corruption.attrs["fs_out"] == 5.0
     # 12 s at 30 fps: 359 frame differences span 358 / 30 = 11.93 s, so samples at

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import prepared_clip
 
 from distraction.cli import main
 from distraction.errors import InputError
@@ -109,20 +108,6 @@ def test_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("distraction.litert.gpu_visible", lambda: True)
     assert resolve_engine("auto", exported=True) == "keras"
     assert resolve_engine("litert", exported=True) == "litert"
-
-
-@pytest.fixture(scope="module")
-def prepared_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepared_clip(
-        tmp_path_factory.mktemp("clip"),
-        "s01",
-        "flicker",
-        subject_index=7,
-        duration_s=12.0,
-        width=96,
-        height=72,
-        seed=3,
-    )
 
 
 def _infer(store: Path, engine: str, exported: dict[str, Path], *extra: str) -> int:
