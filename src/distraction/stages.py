@@ -52,7 +52,7 @@ CANCEL_CORRUPTION: dict[str, bool] = {"hr": True, "br": False}
 #: Rate of the conditioned signals (and so of the denoiser's windows), Hz. The denoiser
 #: sees 60 samples: 2 s at 30 Hz spans 2-4 heartbeats, but less than one breath, so BR is
 #: conditioned at 5 Hz (12 s, several breaths): its denoiser then raises the SNR under light
-#: changes in the breathing band by 4-6 dB instead of 0.2-1.7 (README).
+#: changes in the breathing band by 3-8 dB instead of 0.2-1.7 (README).
 FS_OUT: dict[str, float] = {"hr": 30.0, "br": 5.0}
 # Frame differencing drops the last frame, so a 30.0-s clip yields 29.97 s of signal;
 # a window that short of full length is still evaluated.
