@@ -175,6 +175,8 @@ def load_litert(source: Path | bytes, *, name: str | None = None, threads: int =
         else:
             interpreter = Interpreter(model_content=source, num_threads=threads)
         signature = interpreter.get_signature_list()["serving_default"]
+        # Two short-lived runners: a runner kept alive holds views into the interpreter's
+        # tensors, and allocate_tensors() then refuses to run.
         runner_inputs = interpreter.get_signature_runner("serving_default").get_input_details()
         runner_outputs = interpreter.get_signature_runner("serving_default").get_output_details()
         interpreter.allocate_tensors()
@@ -189,11 +191,14 @@ def load_litert(source: Path | bytes, *, name: str | None = None, threads: int =
     return LiteRTModel(label, interpreter, inputs, outputs, shapes)
 
 
-def read_sidecar(path: Path, *, kind: str, source: Path | None = None) -> dict[str, Any]:
+def read_sidecar(
+    path: Path, *, kind: str, source: Path | None = None, source_sha256: str | None = None
+) -> dict[str, Any]:
     """Read and check an exported model's sidecar.
 
     Raises :class:`InputError` when it is missing, is not of ``kind``, or (with ``source``)
-    was exported from another file than ``source`` (by content, not by name).
+    was exported from another file than ``source`` (by content, not by name; pass
+    ``source_sha256`` when the caller has already hashed ``source``).
     """
     side = sidecar_path(Path(path))
     try:
@@ -206,7 +211,9 @@ def read_sidecar(path: Path, *, kind: str, source: Path | None = None) -> dict[s
         raise InputError(f"{side}: unreadable ({exc})") from exc
     if meta.get("kind") != kind:
         raise InputError(f"{path}: exported from a {meta.get('kind')!r} model, expected {kind!r}")
-    if source is not None and meta.get("source_sha256") != file_sha256(Path(source)):
+    if source is not None and meta.get("source_sha256") != (
+        source_sha256 or file_sha256(Path(source))
+    ):
         raise InputError(
             f"{path}: exported from another model than {source}; export it again "
             "('distraction export-litert')"

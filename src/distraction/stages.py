@@ -124,7 +124,7 @@ def _network_runner(model_path: Path, litert_path: Path | None, kind: str):
         return load_model(model_path), "keras", {**attrs, "engine": "keras"}
     from distraction.litert import load_litert, read_sidecar
 
-    read_sidecar(litert_path, kind=kind, source=model_path)
+    read_sidecar(litert_path, kind=kind, source=model_path, source_sha256=attrs["model_sha256"])
     attrs |= {
         "engine": "litert",
         "litert_model": str(litert_path),
