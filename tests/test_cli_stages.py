@@ -13,9 +13,9 @@ import pytest
 from distraction.cancellation import cancel_corruption
 from distraction.cli import main
 from distraction.models import load_model
-from distraction.stages import task_settings
+from distraction.settings import task_settings
 from distraction.store import open_group
-from distraction.train_io import lstm_example, lstm_example_from_can
+from distraction.train import lstm_example, lstm_example_from_can
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
 GROUPS = ("can_hr", "corruption_hr", "denoised_hr")
@@ -90,8 +90,8 @@ def test_denoiser_training_inputs_in_memory_equal_the_stored_ones(
     assert main(["infer-can", "--store", str(store), "--task", "hr", "--model", str(can)]) == 0
     assert main(["corruption", "--store", str(store), "--task", "hr"]) == 0
     settings = task_settings("hr")
-    stored = lstm_example(store, settings, 60, 30)
-    in_memory = lstm_example_from_can(store, load_model(can), settings, 60, 30)
+    stored = lstm_example(store, settings)
+    in_memory = lstm_example_from_can(store, load_model(can), settings)
     # 12 s at 30 fps: 359 frame differences -> (359 - 60) // 30 + 1 = 10 windows.
     assert stored.inputs[0].shape == in_memory.inputs[0].shape == (10, 60, 4)
     # Same functions on the same arrays; only the CAN's batching could differ (it does not
@@ -116,7 +116,7 @@ def test_hr_denoising_cancels_the_corruption_the_traces_explain_before_the_lstm(
     assert denoised.attrs["cancelled_variance_fraction"] == pytest.approx(expected.explained)
     # The denoiser is trained on what it is run on: its fourth channel is the cancelled
     # signal, window by window (60 samples, stride 30).
-    example = lstm_example(store, task_settings("hr"), 60, 30)
+    example = lstm_example(store, task_settings("hr"))
     np.testing.assert_allclose(example.inputs[0][1, :, 3], expected.signal[30:90], atol=1e-6)
     np.testing.assert_allclose(
         example.inputs[0][1, :, :3], corruption["traces_conditioned"].values[30:90], atol=1e-6
@@ -126,7 +126,7 @@ def test_hr_denoising_cancels_the_corruption_the_traces_explain_before_the_lstm(
                  "--no-cancel-corruption"]) == 0  # fmt: skip
     off = open_group(store, "denoised_hr")
     assert off.attrs["cancel_corruption"] is False and "cancelled" not in off
-    plain = lstm_example(store, task_settings("hr"), 60, 30, cancel=False)
+    plain = lstm_example(store, task_settings("hr", cancel_corruption=False))
     np.testing.assert_allclose(
         plain.inputs[0][1, :, 3], corruption["can_conditioned"].values[30:90], atol=1e-6
     )

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distraction.config import config_hash, load_config, validate_config
+from distraction.config import SCHEMA_PATH, config_hash, load_config, validate_config
 from distraction.errors import ConfigError
 
 
@@ -67,6 +67,6 @@ def test_config_hash_is_order_independent() -> None:
 def test_schema_offers_exactly_the_synthetic_conditions(repo: Path) -> None:
     from distraction.synth import CONDITIONS
 
-    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
     synth = schema["properties"]["datasets"]["additionalProperties"]["properties"]["synth"]
     assert set(synth["properties"]["conditions"]["items"]["enum"]) == set(CONDITIONS)

@@ -14,17 +14,16 @@ import numpy as np
 import pytest
 
 from distraction.cli import main
+from distraction.engines import predict_can, predict_lstm
 from distraction.errors import InputError
 from distraction.litert import (
     export_litert,
     gpu_visible,
     load_litert,
-    predict_can_litert,
-    predict_lstm_litert,
     resolve_engine,
     sidecar_path,
 )
-from distraction.models import load_model, predict_can
+from distraction.models import load_model
 from distraction.store import open_group
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
@@ -48,7 +47,7 @@ def test_exported_can_gives_the_keras_signal_and_masks(exported: dict[str, Path]
     motion = rng.normal(0, 0.5, (23, 36, 36, 3)).astype(np.float32)
     appearance = rng.normal(0, 1.0, (23, 36, 36, 3)).astype(np.float32)
     keras_out = predict_can(load_model(WEIGHTS / "hr_can.keras"), motion, appearance, 8)
-    litert_out = predict_can_litert(load_litert(exported["hr_can"]), motion, appearance, 8)
+    litert_out = predict_can(load_litert(exported["hr_can"]), motion, appearance, 8)
     for name, a, b in zip(("signal", "mask1", "mask2"), keras_out, litert_out, strict=True):
         assert a.shape == b.shape and a.dtype == b.dtype, name
         # float32 arithmetic in another order (XNNPACK vs oneDNN): agreement to ~1e-6.
@@ -61,7 +60,7 @@ def test_exported_lstm_gives_the_keras_waveforms(exported: dict[str, Path], name
     model = load_model(WEIGHTS / f"{name}.keras")
     windows = np.random.default_rng(1).uniform(-1, 1, (5, 60, 4)).astype(np.float32)
     expected = np.asarray(model(windows, training=False))[..., 0]
-    got = predict_lstm_litert(load_litert(exported[name]), windows)
+    got = predict_lstm(load_litert(exported[name]), windows, 256)
     assert got.shape == (5, 60)
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5)
 

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from distraction.engines import predict_can
 from distraction.errors import InputError
 from distraction.models import (
     MASK_LAYERS,
@@ -21,7 +22,6 @@ from distraction.models import (
     can_with_masks,
     configure_devices,
     load_model,
-    predict_can,
     save_model,
 )
 
@@ -84,15 +84,15 @@ def test_can_with_masks_and_predict_can_agree() -> None:
 def test_predict_can_rejects_bad_shapes() -> None:
     model = build_can("br")
     motion, appearance = _frames(3, 0)
-    with pytest.raises(InputError, match="motion"):
-        predict_can(model, motion[:, :30], appearance)
-    with pytest.raises(InputError, match="appearance"):
-        predict_can(model, motion, appearance[:2])
+    with pytest.raises(ValueError, match="motion"):
+        predict_can(model, motion[:, :30], appearance, 8)
+    with pytest.raises(ValueError, match="appearance"):
+        predict_can(model, motion, appearance[:2], 8)
 
 
 @pytest.mark.parametrize(("task", "decoder"), [("hr", "lstm_2"), ("br", "bidirectional_11")])
 def test_lstm_structure(task: str, decoder: str) -> None:
-    model = build_lstm(task)
+    model = build_lstm(task, window=60)
     names = [layer.name for layer in model.layers[1:]]
     assert decoder in names
     assert model.output.shape == (None, 60, 1)
@@ -110,12 +110,12 @@ def test_save_and_load_safe_mode_identical(tmp_path) -> None:
     assert path.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     loaded = keras.models.load_model(path, safe_mode=True)
     assert isinstance(loaded.get_layer("lambda_1"), AttentionMaskNorm)
-    expected = predict_can(can, motion, appearance)
-    got = predict_can(load_model(path), motion, appearance)
+    expected = predict_can(can, motion, appearance, 8)
+    got = predict_can(load_model(path), motion, appearance, 8)
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_array_equal(a, b)
 
-    lstm = build_lstm("br", units=8)
+    lstm = build_lstm("br", window=60, units=8)
     x = np.random.default_rng(0).normal(size=(3, 60, 4)).astype(np.float32)
     lstm_path = save_model(lstm, tmp_path / "sub" / "lstm.keras")
     np.testing.assert_array_equal(np.asarray(lstm(x)), np.asarray(load_model(lstm_path)(x)))
@@ -123,7 +123,7 @@ def test_save_and_load_safe_mode_identical(tmp_path) -> None:
 
 def test_save_load_errors(tmp_path) -> None:
     with pytest.raises(InputError, match=r"\.keras"):
-        save_model(build_lstm("hr", units=4), tmp_path / "model.h5")
+        save_model(build_lstm("hr", window=60, units=4), tmp_path / "model.h5")
     with pytest.raises(InputError, match="not found"):
         load_model(tmp_path / "missing.keras")
     bad = tmp_path / "bad.keras"

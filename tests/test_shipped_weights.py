@@ -13,20 +13,23 @@ import numpy as np
 import pytest
 from conftest import prepared_clip
 
+from distraction.engines import load_network
+from distraction.evaluate import method_signals
+from distraction.infer import denoise, estimate_corruption, infer_can
 from distraction.metrics import window_metrics
 from distraction.models import load_model
-from distraction.stages import (
-    denoise,
-    estimate_corruption,
-    infer_can,
-    method_signals,
-    task_settings,
-)
+from distraction.settings import task_settings
 from distraction.store import open_group
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
 # Subjects 100-139 trained the shipped networks (workflow/configs/train_synth.yaml).
 HELD_OUT_SUBJECT = 300
+
+
+def _network(name: str, *, litert: bool = False):
+    """A shipped network on TensorFlow, or on LiteRT from its shipped export."""
+    litert_path = WEIGHTS / f"{name}.tflite" if litert else None
+    return load_network(WEIGHTS / f"{name}.keras", litert_path, name[3:])
 
 
 @pytest.mark.parametrize("name", ["hr_can", "hr_lstm", "br_can", "br_lstm"])
@@ -66,7 +69,7 @@ def held_out_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
         height=120,
         seed=11,
     )
-    infer_can(store, WEIGHTS / "hr_can.keras", "hr")
+    infer_can(store, _network("hr_can"), task_settings("hr"), batch_size=256)
     return root, store
 
 
@@ -75,7 +78,7 @@ def test_shipped_can_measures_heart_rate_of_a_held_out_subject(
 ) -> None:
     _, store = held_out_clean
     settings = task_settings("hr")
-    estimate_corruption(store, "hr", settings)
+    estimate_corruption(store, settings)
     corruption = open_group(store, "corruption_hr")
     (row,) = window_metrics(
         corruption["can_conditioned"].values,
@@ -123,9 +126,10 @@ def held_out_flicker(tmp_path_factory: pytest.TempPathFactory) -> Path:
         height=120,
         seed=11,
     )
-    infer_can(store, WEIGHTS / "hr_can.keras", "hr")
-    estimate_corruption(store, "hr", task_settings("hr"))
-    denoise(store, "hr", WEIGHTS / "hr_lstm.keras")
+    settings = task_settings("hr")
+    infer_can(store, _network("hr_can"), settings, batch_size=256)
+    estimate_corruption(store, settings)
+    denoise(store, _network("hr_lstm"), settings, batch_size=256)
     return store
 
 
@@ -135,7 +139,7 @@ def test_denoising_recovers_the_heart_rate_under_in_band_flicker(held_out_flicke
     corruption = open_group(held_out_flicker, "corruption_hr")
     truth = np.nan_to_num(corruption["truth_ppg"].values)
     signals = method_signals(
-        held_out_flicker, "hr", task_settings("hr"), ["green", "cancelled", "denoised"]
+        held_out_flicker, task_settings("hr", methods=("green", "cancelled", "denoised"))
     )
 
     def error(method: str) -> float:
@@ -154,9 +158,10 @@ def test_the_shipped_litert_copies_give_the_same_waveforms(
 ) -> None:
     store = tmp_path / "litert.zarr"
     shutil.copytree(held_out_flicker, store)
-    infer_can(store, WEIGHTS / "hr_can.keras", "hr", litert_path=WEIGHTS / "hr_can.tflite")
-    estimate_corruption(store, "hr", task_settings("hr"))
-    denoise(store, "hr", WEIGHTS / "hr_lstm.keras", litert_path=WEIGHTS / "hr_lstm.tflite")
+    settings = task_settings("hr")
+    infer_can(store, _network("hr_can", litert=True), settings, batch_size=256)
+    estimate_corruption(store, settings)
+    denoise(store, _network("hr_lstm", litert=True), settings, batch_size=256)
     assert open_group(store, "denoised_hr").attrs["engine"] == "litert"
     for name in ("cancelled", "denoised"):
         np.testing.assert_allclose(

@@ -9,12 +9,11 @@ import pandas as pd
 import pytest
 
 from distraction.errors import InputError
-from distraction.train_io import _kept_epoch
+from distraction.train import _kept_epoch, save_learning_curves
 from distraction.training import (
     RateSelection,
     derivative_target,
     make_lstm_windows,
-    save_learning_curves,
     split_validation,
     subject_kfold,
     train_can,
@@ -66,7 +65,7 @@ def test_derivative_target_and_windows() -> None:
     np.testing.assert_array_equal(y[2, :, 0], np.arange(60, 120))
     np.testing.assert_array_equal(x[1, 0], features[30])
     with pytest.raises(InputError):
-        make_lstm_windows(features[:50], target[:50])
+        make_lstm_windows(features[:50], target[:50], window=60, stride=30)
 
 
 def _denoising_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +151,7 @@ def test_validation_rate_error_weighs_recordings_equally() -> None:
     assert validation_rate_error(
         _pulse_derivative(75, 20, 25.0), _pulse_derivative(60, 20, 25.0), at_25
     ) == pytest.approx(15.0, abs=0.01)
-    with pytest.raises(InputError, match="selection"):
+    with pytest.raises(ValueError, match="selection"):
         validation_rate_error(predicted[:-1], target[:-1], selection)
 
 
@@ -202,9 +201,9 @@ def test_can_training_keeps_the_epoch_of_the_best_validation_rates() -> None:
 
 def test_training_rejects_bad_arrays() -> None:
     motion, appearance, target = _can_data(0, 10)
-    with pytest.raises(InputError, match="target"):
+    with pytest.raises(ValueError, match="target"):
         train_can(motion, appearance, target[:5], task="br", epochs=1, progress=False)
-    with pytest.raises(InputError, match="Y"):
+    with pytest.raises(ValueError, match="Y"):
         train_lstm(np.zeros((2, 60, 4)), np.zeros((2, 50, 1)), task="hr", epochs=1)
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from distraction.errors import InputError
 from distraction.signals import scale_to_unit
 
 __all__ = ["Cancellation", "cancel_corruption", "corruption_regressors"]
@@ -63,7 +62,7 @@ def corruption_regressors(traces: ArrayLike) -> NDArray[np.float64]:
     """
     t = np.asarray(traces, dtype=np.float64)
     if t.ndim != 2 or t.shape[0] < 3:
-        raise InputError(f"traces: expected shape (M >= 3, C), got {t.shape}")
+        raise ValueError(f"traces: expected shape (M >= 3, C), got {t.shape}")
     columns = np.column_stack([t, np.gradient(t, axis=0)])
     columns = columns - columns.mean(axis=0)
     std = columns.std(axis=0)
@@ -90,17 +89,17 @@ def cancel_corruption(signal: ArrayLike, traces: ArrayLike) -> Cancellation:
 
     Raises
     ------
-    InputError
+    ValueError
         If the shapes disagree or the inputs are not finite.
     """
     y = np.asarray(signal, dtype=np.float64)
     if y.ndim != 1:
-        raise InputError(f"signal: expected shape (M,), got {y.shape}")
+        raise ValueError(f"signal: expected shape (M,), got {y.shape}")
     regressors = corruption_regressors(traces)
     if regressors.shape[0] != y.shape[0]:
-        raise InputError(f"traces: {regressors.shape[0]} samples for a signal of {y.shape[0]}")
+        raise ValueError(f"traces: {regressors.shape[0]} samples for a signal of {y.shape[0]}")
     if not (np.isfinite(y).all() and np.isfinite(regressors).all()):
-        raise InputError("cancel_corruption: non-finite values in the signal or the traces")
+        raise ValueError("cancel_corruption: non-finite values in the signal or the traces")
     coefficients, *_ = np.linalg.lstsq(regressors, y, rcond=None)
     residual = y - regressors @ coefficients
     total = float(np.var(y))

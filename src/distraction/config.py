@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,9 @@ import yaml
 
 from distraction.errors import ConfigError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: The configuration schema: every key, its type and its one default. Shipped with the
+#: package; the workflow validates against the same file (workflow/schemas links to it).
+SCHEMA_PATH = Path(str(files("distraction") / "config.schema.yaml"))
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -46,7 +51,7 @@ def validate_config(
     source
         Name used in error messages (normally the config file path).
     schema_path
-        JSON schema in YAML; defaults to ``workflow/schemas/config.schema.yaml``.
+        JSON schema in YAML; defaults to the package's :data:`SCHEMA_PATH`.
 
     Returns
     -------
@@ -110,6 +115,19 @@ def load_config(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys")
     return validate_config(config, source=str(path))
+
+
+@functools.cache
+def _default_config() -> dict[str, Any]:
+    return validate_config({"datasets": {"_": {"format": "synth"}}}, source="schema defaults")
+
+
+def default_config() -> dict[str, Any]:
+    """Every setting at the schema's default (``datasets`` holds one placeholder dataset).
+
+    The defaults have one home, the schema; the command line takes its defaults from here.
+    """
+    return copy.deepcopy(_default_config())
 
 
 def config_hash(section: Any) -> str:

@@ -794,6 +794,8 @@ _LOADERS: dict[str, Callable[..., DatasetLoader]] = {
     "ubfc": UbfcLoader,
     "pure": PureLoader,
     "mmse": MmseLoader,
+    # The workflow renders synthetic datasets in the generic layout.
+    "synth": GenericLoader,
 }
 
 

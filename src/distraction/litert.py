@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from distraction.atomic import write_bytes, write_text
 from distraction.errors import InputError
 from distraction.store import file_sha256
 
@@ -50,24 +51,11 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_litert(model_path: Path, output: Path) -> dict[str, Any]:
     """Convert a ``.keras`` CAN or LSTM into a LiteRT flatbuffer and its JSON sidecar.
 
     A CAN is exported with its gate outputs (signal, gate-1 and gate-2 masks, as
-    :func:`distraction.models.predict_can` returns them) and any batch size; an LSTM with
+    :func:`distraction.engines.predict_can` returns them) and any batch size; an LSTM with
     a batch of one window. Both files are written to temporary names, then renamed; the
     conversion is deterministic (same model, same bytes).
 
@@ -113,8 +101,8 @@ def export_litert(model_path: Path, output: Path) -> dict[str, Any]:
         "inputs": runtime.input_shapes,
         "outputs": runtime.output_shapes,
     }
-    _write_atomic(output, data)
-    _write_atomic(sidecar_path(output), (json.dumps(sidecar, indent=2) + "\n").encode())
+    write_bytes(output, data)
+    write_text(sidecar_path(output), json.dumps(sidecar, indent=2) + "\n")
     return sidecar
 
 
@@ -148,7 +136,7 @@ class LiteRTModel:
                     it.resize_tensor_input(detail["index"], list(shape), strict=True)
                 it.allocate_tensors()
             except (ValueError, RuntimeError) as exc:
-                raise InputError(f"{self.name}: inputs of shapes {shapes} do not fit") from exc
+                raise ValueError(f"{self.name}: inputs of shapes {shapes} do not fit") from exc
             self.shapes = shapes
         for detail, array in zip(self.inputs, arrays, strict=True):
             it.set_tensor(detail["index"], np.ascontiguousarray(array, dtype=np.float32))
@@ -221,55 +209,6 @@ def read_sidecar(
     return meta
 
 
-def predict_can_litert(
-    model: LiteRTModel, motion: np.ndarray, appearance: np.ndarray, batch_size: int = 256
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LiteRT counterpart of :func:`distraction.models.predict_can` (same returns)."""
-    motion = np.asarray(motion, dtype=np.float32)
-    appearance = np.asarray(appearance, dtype=np.float32)
-    expected = tuple(model.input_shapes[0][1:])
-    for label, arr in (("motion", motion), ("appearance", appearance)):
-        if arr.ndim != 4 or arr.shape[1:] != expected:
-            raise InputError(
-                f"{label}: expected shape (T, {expected[0]}, {expected[1]}, 3), got {arr.shape}"
-            )
-    if motion.shape[0] != appearance.shape[0]:
-        raise InputError(
-            f"appearance: {appearance.shape[0]} frames but motion has {motion.shape[0]}"
-        )
-    if batch_size < 1:
-        raise InputError(f"batch_size: must be positive, got {batch_size}")
-    signals, masks1, masks2 = [], [], []
-    for start in range(0, motion.shape[0], batch_size):
-        stop = start + batch_size
-        y, g1, g2 = model.run(motion[start:stop], appearance[start:stop])
-        signals.append(y[:, 0].copy())
-        masks1.append(g1[..., 0].copy())
-        masks2.append(g2[..., 0].copy())
-    if not signals:
-        s1, s2 = model.output_shapes[1][1], model.output_shapes[2][1]
-        return np.zeros(0), np.zeros((0, s1, s1), np.float32), np.zeros((0, s2, s2), np.float32)
-    return (
-        np.concatenate(signals).astype(np.float64),
-        np.concatenate(masks1).astype(np.float32),
-        np.concatenate(masks2).astype(np.float32),
-    )
-
-
-def predict_lstm_litert(model: LiteRTModel, windows: np.ndarray) -> np.ndarray:
-    """Run an exported LSTM over ``(N, window, channels)`` windows; returns ``(N, window)``."""
-    windows = np.asarray(windows, dtype=np.float32)
-    expected = tuple(model.input_shapes[0][1:])
-    if windows.ndim != 3 or windows.shape[1:] != expected:
-        raise InputError(
-            f"windows: expected shape (N, {expected[0]}, {expected[1]}), got {windows.shape}"
-        )
-    out = np.empty(windows.shape[:2], dtype=np.float32)
-    for i in range(len(windows)):
-        out[i] = model.run(windows[i : i + LSTM_BATCH])[0][0, :, 0]
-    return out
-
-
 def gpu_visible() -> bool:
     """Whether an NVIDIA GPU is visible to this process, without starting TensorFlow.
 
@@ -290,7 +229,7 @@ def resolve_engine(engine: str, *, exported: bool) -> Literal["keras", "litert"]
     ``litert`` without exported models is an error.
     """
     if engine not in ENGINES:
-        raise InputError(f"engine: expected one of {ENGINES}, got {engine!r}")
+        raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
     if engine == "litert" and not exported:
         raise InputError(
             "engine litert: no exported .tflite model given (--can-litert/--lstm-litert)"

@@ -13,13 +13,11 @@ Layer names follow the authors' Keras 2 HDF5 files so that
 from __future__ import annotations
 
 import os
-import tempfile
 import weakref
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
+from distraction.atomic import atomic_path
 from distraction.errors import InputError
 from distraction.keras_import import keras, tf
 
@@ -28,10 +26,10 @@ __all__ = [
     "AttentionMaskNorm",
     "build_can",
     "build_lstm",
+    "can_predict_function",
     "can_with_masks",
     "configure_devices",
     "load_model",
-    "predict_can",
     "save_model",
 ]
 
@@ -67,7 +65,7 @@ class AttentionMaskNorm(keras.layers.Layer):
 
 def _check_task(task: str) -> None:
     if task not in ("hr", "br"):
-        raise InputError(f"task: expected 'hr' or 'br', got {task!r}")
+        raise ValueError(f"task: expected 'hr' or 'br', got {task!r}")
 
 
 def build_can(
@@ -99,7 +97,7 @@ def build_can(
     """
     _check_task(task)
     if size < 8:
-        raise InputError(f"size: CAN input side must be at least 8, got {size}")
+        raise ValueError(f"size: CAN input side must be at least 8, got {size}")
     layers = keras.layers
     motion = keras.Input((size, size, 3), name="input_1")
     appearance = keras.Input((size, size, 3), name="input_2")
@@ -154,7 +152,7 @@ def can_with_masks(model: keras.Model) -> keras.Model:
     try:
         gates = [model.get_layer(name).output for name in MASK_LAYERS]
     except ValueError as exc:
-        raise InputError(f"{model.name}: not a CAN (no layers {MASK_LAYERS})") from exc
+        raise ValueError(f"{model.name}: not a CAN (no layers {MASK_LAYERS})") from exc
     return keras.Model(model.inputs, [model.outputs[0], *gates], name=f"{model.name}_masks")
 
 
@@ -162,7 +160,10 @@ def can_with_masks(model: keras.Model) -> keras.Model:
 _PREDICT_FNS: weakref.WeakKeyDictionary[keras.Model, Any] = weakref.WeakKeyDictionary()
 
 
-def _can_predict_fn(model: keras.Model) -> Any:
+def can_predict_function(model: keras.Model) -> Any:
+    """A compiled ``(motion, appearance) -> [signal, mask1, mask2]`` function of a CAN,
+    made once per model (see :func:`can_with_masks`); run it through
+    :func:`distraction.engines.predict_can`, which checks the inputs and batches them."""
     fn = _PREDICT_FNS.get(model)
     if fn is None:
         wrapped = can_with_masks(model)
@@ -177,72 +178,10 @@ def _can_predict_fn(model: keras.Model) -> Any:
     return fn
 
 
-def predict_can(
-    model: keras.Model,
-    motion: np.ndarray,
-    appearance: np.ndarray,
-    batch_size: int = 256,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run a CAN over a clip and collect its signal and attention masks.
-
-    Parameters
-    ----------
-    model
-        A CAN from :func:`build_can`, :func:`load_model` or ``import_weights``.
-    motion, appearance
-        ``(T, S, S, 3)`` network inputs (any float dtype; cast to float32).
-    batch_size
-        Frames per forward pass.
-
-    Returns
-    -------
-    signal : np.ndarray
-        ``(T,)`` float64 CAN output (the waveform derivative).
-    mask1, mask2 : np.ndarray
-        ``(T, 34, 34)`` and ``(T, 15, 15)`` float32 gate outputs before normalisation.
-    """
-    size = model.inputs[0].shape[1]
-    expected = (size, size, 3)
-    motion = np.asarray(motion)
-    appearance = np.asarray(appearance)
-    for name, arr in (("motion", motion), ("appearance", appearance)):
-        if arr.ndim != 4 or arr.shape[1:] != expected:
-            raise InputError(f"{name}: expected shape (T, {size}, {size}, 3), got {arr.shape}")
-    if motion.shape[0] != appearance.shape[0]:
-        raise InputError(
-            f"appearance: {appearance.shape[0]} frames but motion has {motion.shape[0]}"
-        )
-    if batch_size < 1:
-        raise InputError(f"batch_size: must be positive, got {batch_size}")
-    fn = _can_predict_fn(model)
-    signals, masks1, masks2 = [], [], []
-    for start in range(0, motion.shape[0], batch_size):
-        stop = start + batch_size
-        m = tf.convert_to_tensor(motion[start:stop], dtype=tf.float32)
-        a = tf.convert_to_tensor(appearance[start:stop], dtype=tf.float32)
-        y, g1, g2 = fn(m, a)
-        signals.append(y.numpy()[:, 0])
-        masks1.append(g1.numpy()[..., 0])
-        masks2.append(g2.numpy()[..., 0])
-    if not signals:
-        s1 = size - 2
-        s2 = s1 // 2 - 2
-        return (
-            np.zeros(0),
-            np.zeros((0, s1, s1), np.float32),
-            np.zeros((0, s2, s2), np.float32),
-        )
-    return (
-        np.concatenate(signals).astype(np.float64),
-        np.concatenate(masks1).astype(np.float32),
-        np.concatenate(masks2).astype(np.float32),
-    )
-
-
 def build_lstm(
     task: Task,
     *,
-    window: int = 60,
+    window: int,
     channels: int = 4,
     units: int = 128,
 ) -> keras.Model:
@@ -259,7 +198,7 @@ def build_lstm(
     """
     _check_task(task)
     if window < 1 or channels < 1 or units < 1:
-        raise InputError(
+        raise ValueError(
             f"build_lstm: window, channels and units must be positive, "
             f"got {window}, {channels}, {units}"
         )
@@ -291,28 +230,20 @@ def load_model(path: str | os.PathLike[str]) -> keras.Model:
 
 
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
-    """Save a model as ``.keras`` atomically (temporary file, then ``os.replace``).
+    """Save a model as ``.keras`` atomically (:func:`distraction.atomic.atomic_path`).
 
     Returns the destination path.
     """
     path = Path(path)
     if path.suffix != ".keras":
         raise InputError(f"{path}: model files must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shared models from other users
     if getattr(model, "optimizer", None) is not None:
         # Ship weights only: the optimizer state would triple the file for no use at inference.
         trained = model
         model = keras.Model.from_config(trained.get_config())
         model.set_weights(trained.get_weights())
-    try:
+    with atomic_path(path) as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -404,3 +404,53 @@ def prepare_recording(
         writer.group.attrs.update({"frames": n, "ground_truth": present})
     elapsed = time.perf_counter() - started
     return {"frames": n + 1, "fps": fps, "seconds": elapsed, "ground_truth": present}
+
+
+def prepare_job(
+    fmt: str,
+    root: Path,
+    dataset: str,
+    recording_id: str,
+    store: Path,
+    *,
+    crop: str,
+    chunk_frames: int,
+    threads: int,
+    record_failures: bool = False,
+) -> str:
+    """The ``prepare`` job: one recording of a dataset into its store's ``prepared`` group.
+
+    With ``record_failures``, bad input (:class:`InputError`) is recorded in place of the
+    group (the later stages pass it on to the failures report) instead of raised. Returns
+    the job's one-line summary.
+    """
+    from distraction.datasets import get_loader
+    from distraction.store import write_failed_group
+
+    try:
+        loader = get_loader(fmt, dataset, root)
+        rec = loader.recording(recording_id)
+        summary = prepare_recording(
+            loader,
+            rec,
+            store,
+            crop=crop,
+            chunk_frames=chunk_frames,
+            provenance={"format": fmt, "crop_requested": crop},
+            threads=threads,
+        )
+    except InputError as exc:
+        if not record_failures:
+            raise
+        failure = {"failed": str(exc), "failed_stage": "prepare"}
+        write_failed_group(
+            store, "prepared", {**failure, "dataset": dataset, "recording": recording_id}
+        )
+        log.warning("prepare FAILED, recorded in %s: %s", store, exc)
+        return f"prepare {dataset}/{recording_id}: failed: {exc}"
+    rate = summary["frames"] / max(summary["seconds"], 1e-9)
+    return (
+        f"prepare {dataset}/{rec.recording_id}: {summary['frames']} frames at "
+        f"{summary['fps']:g} fps, ground truth {summary['ground_truth'] or 'none'}, "
+        f"{summary['seconds']:.1f} s ({rate:.0f} frames/s)"
+    )

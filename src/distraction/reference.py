@@ -228,3 +228,28 @@ def evaluate_reference(
     table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
     table.index.name = "signal"
     return table
+
+
+def reference_job(sample: Path, output: Path, *, hr_lstm: Path | None = None) -> str:
+    """The ``reference`` job: the reference table of the sample, written as a CSV.
+
+    With ``hr_lstm`` (the authors' ``hr_lstm.h5``), the imported network is run on the
+    sample's denoiser input and its row is added. Returns the job's one-line summary.
+    """
+    from distraction.report import write_csv
+
+    table = evaluate_reference(sample)
+    if hr_lstm is not None:
+        from distraction.weights_import import import_weights
+
+        model = import_weights(hr_lstm, "hr_lstm")
+        windows = np.asarray(model.predict(load_reference_inputs(sample).xtest, verbose=0))
+        row = evaluate_windowed_prediction(sample, windows, label="imported hr_lstm.h5")
+        table = pd.concat([table, row])
+    table.index.name = "signal"
+    write_csv(table.reset_index(), output)
+    lines = "; ".join(
+        f"{name}: {row.rate_bpm:.4f} bpm, SNR {row.snr_db:.4f} dB, WMAE {row.waveform_mae:.4f}"
+        for name, row in table.iterrows()
+    )
+    return f"reference {sample}: {lines}"

@@ -1,16 +1,18 @@
-"""Aggregate reports: per-window, per-video and summary CSVs and their plots (pandas)."""
+"""Aggregate reports: per-window, per-video and summary tables (pandas); the aggregate job.
+
+The plots live in :mod:`distraction.figures`.
+"""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from distraction import figures
+from distraction.atomic import atomic_path
 from distraction.metrics import summarise
 
 # `task` is what is measured (hr or br); `recording_task` is the dataset's own task or
@@ -44,16 +46,9 @@ FLOAT_FORMAT = "%.6f"
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a CSV atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    """Write a CSV atomically (:func:`distraction.atomic.atomic_path`)."""
+    with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def read_windows(paths: Sequence[Path]) -> pd.DataFrame:
@@ -129,45 +124,6 @@ def read_failures(paths: Sequence[Path]) -> pd.DataFrame:
     return table.sort_values(["dataset", "video", "task"], ignore_index=True)
 
 
-def plot_agreement(windows: pd.DataFrame, path: Path) -> None:
-    """Scatter (estimated vs true) and Bland–Altman plots, one column per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    methods = sorted(windows["method"].unique()) or ["none"]
-    fig, axes = plt.subplots(2, len(methods), figsize=(3.2 * len(methods), 6.4), squeeze=False)
-    for col, method in enumerate(methods):
-        data = windows[windows["method"] == method].dropna(subset=["true_rate", "est_rate"])
-        true, est = data["true_rate"].to_numpy(float), data["est_rate"].to_numpy(float)
-        ax = axes[0, col]
-        ax.scatter(true, est, s=10)
-        if true.size:
-            lo, hi = float(min(true.min(), est.min())), float(max(true.max(), est.max()))
-            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set(title=method, xlabel="true rate", ylabel="estimated rate")
-        ax = axes[1, col]
-        mean, diff = (true + est) / 2, est - true
-        ax.scatter(mean, diff, s=10)
-        if diff.size:
-            bias, spread = float(diff.mean()), 1.96 * float(diff.std())
-            for y, style in ((bias, "-"), (bias + spread, "--"), (bias - spread, "--")):
-                ax.axhline(y, color="k", ls=style, lw=0.8)
-        ax.set(xlabel="mean of true and estimated", ylabel="estimated − true")
-    fig.tight_layout()
-    _save_figure(fig, path)
-    plt.close(fig)
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}{path.suffix}")
-    fig.savefig(tmp, dpi=100, metadata={"Software": None})
-    os.replace(tmp, path)
-
-
 def aggregate(
     inputs: Sequence[Path], outdir: Path, *, statuses: Sequence[Path] = ()
 ) -> dict[str, int]:
@@ -181,72 +137,5 @@ def aggregate(
     write_csv(summary(windows, by=by_condition), outdir / "summary_by_recording_task.csv")
     write_csv(read_failures(statuses), outdir / "failures.csv")
     for task in ("hr", "br"):
-        plot_agreement(windows[windows["task"] == task], outdir / f"agreement_{task}.png")
+        figures.plot_agreement(windows[windows["task"] == task], outdir / f"agreement_{task}.png")
     return {"videos": int(windows["video"].nunique()), "windows": len(windows)}
-
-
-def triptych(
-    frame: np.ndarray, attention: np.ndarray, inverse: np.ndarray, path: Path, title: str = ""
-) -> None:
-    """Frame / attention mask / inverse mask, as in the paper's figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-    axes[0].imshow(np.clip(frame / 255.0, 0, 1))
-    axes[0].set_title("frame (34×34)")
-    axes[1].imshow(attention, cmap="viridis")
-    axes[1].set_title("attention mask")
-    axes[2].imshow(inverse, cmap="gray", vmin=0, vmax=1)
-    axes[2].set_title("inverse mask")
-    for ax in axes:
-        ax.axis("off")
-    fig.suptitle(title)
-    fig.tight_layout()
-    _save_figure(fig, path)
-    plt.close(fig)
-
-
-def failure_note(path: Path, title: str, reason: str) -> None:
-    """A figure that says why a video has no example figure (it failed or was skipped)."""
-    import textwrap
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.axis("off")
-    ax.text(0.5, 0.5, textwrap.fill(f"no figure: {reason}", 100), ha="center", va="center")
-    fig.suptitle(title)
-    _save_figure(fig, path)
-    plt.close(fig)
-
-
-def plot_waveforms(
-    time: np.ndarray,
-    signals: dict[str, np.ndarray],
-    path: Path,
-    title: str = "",
-    seconds: float = 10.0,
-) -> None:
-    """Example waveforms (e.g. CAN vs denoised vs truth) over the first ``seconds``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keep = time - time[0] <= seconds
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    for name, values in signals.items():
-        v = np.asarray(values, float)[keep]
-        scale = np.nanmax(np.abs(v - np.nanmean(v))) or 1.0
-        ax.plot(time[keep], (v - np.nanmean(v)) / scale, label=name, lw=1)
-    ax.set(xlabel="time (s)", ylabel="normalised amplitude", title=title)
-    ax.legend(loc="upper right")
-    fig.tight_layout()
-    _save_figure(fig, path)
-    plt.close(fig)

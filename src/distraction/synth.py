@@ -20,8 +20,6 @@ Everything is deterministic by seed.
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ import neurokit2 as nk
 import numpy as np
 from scipy.special import ndtri
 
+from distraction.atomic import atomic_path
 from distraction.errors import InputError
 
 __all__ = [
@@ -1204,16 +1203,6 @@ def clip_seeds(seed: int, subject_index: int, condition: str) -> tuple[int, int]
     return int(phys), int(render)
 
 
-def _temp_path(final: Path) -> Path:
-    # Same folder (so os.replace is atomic) and same suffix (so encoders pick the format).
-    fd, name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent
-    )
-    os.close(fd)
-    os.chmod(name, 0o644)  # mkstemp's 0600 would make shared datasets unreadable to others
-    return Path(name)
-
-
 def _open_writer(
     path: Path, codec: str, fps: float, width: int, height: int, quality: int
 ) -> cv2.VideoWriter:
@@ -1300,10 +1289,12 @@ def write_clip(
     identity = make_identity(subject_index, seed)
     physiology = simulate_physiology(duration_s, GROUND_TRUTH_FS, phys_seed)
 
-    temps: list[Path] = []
-    try:
-        tmp_video = _temp_path(video_path)
-        temps.append(tmp_video)
+    # Entered video first, so it is renamed last: its presence means the clip is complete.
+    with (
+        atomic_path(video_path) as tmp_video,
+        atomic_path(ground_truth_path) as tmp_gt,
+        atomic_path(mask_path) as tmp_mask,
+    ):
         writer = _open_writer(tmp_video, codec, fps, width, height, quality)
         try:
             frames = render_frames(
@@ -1321,28 +1312,12 @@ def write_clip(
             writer.release()
         if tmp_video.stat().st_size == 0:
             raise InputError(f"{video_path}: the encoder wrote nothing")
-
-        tmp_gt = _temp_path(ground_truth_path)
-        temps.append(tmp_gt)
         table = np.column_stack(
             [physiology.time, physiology.ppg, physiology.resp, physiology.hr, physiology.br]
         )
         np.savetxt(
             tmp_gt, table, delimiter=",", fmt="%.6f", header="time,ppg,resp,hr,br", comments=""
         )
-
-        tmp_mask = _temp_path(mask_path)
-        temps.append(tmp_mask)
         mask = skin_mask(identity, width=width, height=height).astype(np.uint8) * 255
         if not cv2.imwrite(str(tmp_mask), mask):
             raise InputError(f"{mask_path}: cannot write the skin mask")
-
-        for tmp, final in (
-            (tmp_gt, ground_truth_path),
-            (tmp_mask, mask_path),
-            (tmp_video, video_path),
-        ):
-            os.replace(tmp, final)
-    finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)

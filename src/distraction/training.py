@@ -1,20 +1,17 @@
 """Training of the CAN and the LSTM denoiser on in-memory arrays.
 
-Everything here is pure with respect to the file system except
-:func:`save_learning_curves`: arrays go in, a trained model and its per-epoch
-history come out. Splits are subject-wise so that no person is both trained and
+Everything here is pure with respect to the file system: arrays go in, a trained model
+and its per-epoch history come out. Splits are subject-wise so that no person is both trained and
 tested on; training is seeded and uses op determinism so the same inputs and seed
 give the same weights.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -31,7 +28,6 @@ __all__ = [
     "RateSelection",
     "derivative_target",
     "make_lstm_windows",
-    "save_learning_curves",
     "split_validation",
     "subject_kfold",
     "train_can",
@@ -100,7 +96,7 @@ def split_validation(
     arr = _subject_array(subjects)
     unique = np.unique(arr)
     if not 0.0 < fraction < 1.0:
-        raise InputError(f"fraction: must be in (0, 1), got {fraction}")
+        raise ValueError(f"fraction: must be in (0, 1), got {fraction}")
     if unique.size < 2:
         raise InputError("subjects: a validation split needs at least 2 distinct subjects")
     n_val = min(max(round(fraction * unique.size), 1), unique.size - 1)
@@ -119,7 +115,7 @@ def derivative_target(waveform: np.ndarray) -> np.ndarray:
     """
     wave = np.asarray(waveform, dtype=np.float64)
     if wave.ndim != 1 or wave.size < 3:
-        raise InputError(f"waveform: expected a 1-D array of ≥ 3 samples, got {wave.shape}")
+        raise ValueError(f"waveform: expected a 1-D array of ≥ 3 samples, got {wave.shape}")
     diff = np.diff(wave)
     std = diff.std()
     if not np.isfinite(std) or std == 0:
@@ -130,8 +126,9 @@ def derivative_target(waveform: np.ndarray) -> np.ndarray:
 def make_lstm_windows(
     features: np.ndarray,
     target: np.ndarray,
-    window: int = 60,
-    stride: int = 30,
+    *,
+    window: int,
+    stride: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut aligned sliding windows for the LSTM denoiser.
 
@@ -155,11 +152,11 @@ def make_lstm_windows(
     feats = np.asarray(features)
     targ = np.asarray(target)
     if feats.ndim != 2:
-        raise InputError(f"features: expected (T, C), got {feats.shape}")
+        raise ValueError(f"features: expected (T, C), got {feats.shape}")
     if targ.shape != (feats.shape[0],):
-        raise InputError(f"target: expected ({feats.shape[0]},), got {targ.shape}")
+        raise ValueError(f"target: expected ({feats.shape[0]},), got {targ.shape}")
     if window < 1 or stride < 1:
-        raise InputError(f"window/stride: must be positive, got {window}, {stride}")
+        raise ValueError(f"window/stride: must be positive, got {window}, {stride}")
     if feats.shape[0] < window:
         raise InputError(f"features: {feats.shape[0]} samples, shorter than window {window}")
     starts = np.arange(0, feats.shape[0] - window + 1, stride)
@@ -235,7 +232,7 @@ def validation_rate_error(
     true = np.asarray(target, dtype=np.float32).reshape(-1)
     lengths = [int(n) for n in selection.lengths]
     if pred.shape != true.shape or sum(lengths) != true.size:
-        raise InputError(
+        raise ValueError(
             f"selection: {pred.size} predictions, {true.size} targets, "
             f"{sum(lengths)} frames in the validation recordings"
         )
@@ -308,7 +305,7 @@ class _EpochProgress(keras.callbacks.Callback):
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
         if not value > 0:
-            raise InputError(f"{name}: must be positive, got {value}")
+            raise ValueError(f"{name}: must be positive, got {value}")
 
 
 def _fit(
@@ -362,11 +359,11 @@ def _can_arrays(
     a = np.asarray(appearance, dtype=np.float32)
     t = np.asarray(target, dtype=np.float32).reshape(-1)
     if m.ndim != 4 or m.shape[-1] != 3 or m.shape[1] != m.shape[2]:
-        raise InputError(f"{name} motion: expected (T, S, S, 3), got {m.shape}")
+        raise ValueError(f"{name} motion: expected (T, S, S, 3), got {m.shape}")
     if a.shape != m.shape:
-        raise InputError(f"{name} appearance: shape {a.shape} differs from motion {m.shape}")
+        raise ValueError(f"{name} appearance: shape {a.shape} differs from motion {m.shape}")
     if t.shape[0] != m.shape[0] or np.asarray(target).size != m.shape[0]:
-        raise InputError(f"{name} target: {np.asarray(target).shape} for {m.shape[0]} frames")
+        raise ValueError(f"{name} target: {np.asarray(target).shape} for {m.shape[0]} frames")
     if not (np.isfinite(m).all() and np.isfinite(a).all() and np.isfinite(t).all()):
         raise InputError(f"{name}: non-finite values in the training arrays")
     return [m, a], t[:, None]
@@ -442,11 +439,11 @@ def _lstm_arrays(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, n
     xa = np.asarray(x, dtype=np.float32)
     ya = np.asarray(y, dtype=np.float32)
     if xa.ndim != 3:
-        raise InputError(f"{name} X: expected (n, window, channels), got {xa.shape}")
+        raise ValueError(f"{name} X: expected (n, window, channels), got {xa.shape}")
     if ya.ndim == 2:
         ya = ya[..., None]
     if ya.shape != (*xa.shape[:2], 1):
-        raise InputError(f"{name} Y: expected {(*xa.shape[:2], 1)}, got {ya.shape}")
+        raise ValueError(f"{name} Y: expected {(*xa.shape[:2], 1)}, got {ya.shape}")
     if not (np.isfinite(xa).all() and np.isfinite(ya).all()):
         raise InputError(f"{name}: non-finite values in the training arrays")
     return xa, ya
@@ -497,42 +494,3 @@ def train_lstm(
         label=f"{task}_lstm",
     )
     return model, history
-
-
-# --------------------------------------------------------------------------- curves
-
-
-def save_learning_curves(
-    history: pd.DataFrame, csv_path: str | os.PathLike[str], png_path: str | os.PathLike[str]
-) -> None:
-    """Write the per-epoch history as CSV and a loss-curve PNG (log scale)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    csv_path, png_path = Path(csv_path), Path(png_path)
-    if "loss" not in history:
-        raise InputError(f"{csv_path}: history has no 'loss' column")
-    epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
-    for path in (csv_path, png_path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_csv = csv_path.with_name(f".{csv_path.name}.tmp")
-    history.to_csv(tmp_csv, index=False)
-    os.replace(tmp_csv, csv_path)
-
-    fig = Figure(figsize=(6, 4))
-    FigureCanvasAgg(fig)  # Agg canvas: no display, no global pyplot state
-    ax = fig.add_subplot()
-    for column in ("loss", "val_loss"):
-        if column in history:
-            ax.plot(epochs, history[column], marker="o", ms=3, label=column)
-    values = history[[c for c in ("loss", "val_loss") if c in history]].to_numpy().ravel()
-    if values.size and np.all(np.isfinite(values)) and np.all(values > 0):
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    tmp_png = png_path.with_name(f".{png_path.name}.tmp.png")
-    fig.savefig(tmp_png, dpi=100)
-    os.replace(tmp_png, png_path)

@@ -170,3 +170,81 @@ def check_recording(
         problems += at(ground_truth.source, ground_truth_problems(ground_truth, duration))
         problems += at(ground_truth.source, subject_problems(recording))
     return problems
+
+
+def validate_job(
+    *,
+    config_path: Path | None = None,
+    fmt: str | None = None,
+    root: Path | None = None,
+    dataset: str = "dataset",
+    min_duration_s: float | None = None,
+    output: Path | None = None,
+) -> str:
+    """The ``validate`` job: a config (every dataset it names) or one dataset, checked whole.
+
+    Every problem is printed to stderr, one line naming the file, and with ``output`` also
+    written as a CSV (dataset, recording, path, problem). ``min_duration_s`` defaults to the
+    config's shortest evaluation window (0 for a dataset given by format and root).
+
+    Returns
+    -------
+    str
+        The one-line summary when there is no problem.
+
+    Raises
+    ------
+    InputError
+        A bad config or dataset root, or a summary of the problems found.
+    """
+    import sys
+
+    import pandas as pd
+
+    from distraction.config import load_config
+    from distraction.datasets import get_loader
+    from distraction.report import write_csv
+
+    if config_path is not None:
+        config = load_config(config_path)
+        tasks = ("hr", "br") if config["task"] == "both" else (config["task"],)
+        windows = [config["evaluation"][f"{task}_window_s"] for task in tasks]
+        datasets = [
+            (name, spec["format"], Path(spec["root"]))
+            for name, spec in config["datasets"].items()
+            if spec["format"] != "synth"
+        ]
+        for name, _, dataset_root in datasets:
+            if not dataset_root.is_dir():
+                raise InputError(f"{dataset_root}: dataset root of '{name}' does not exist")
+        minimum = min(windows) if min_duration_s is None else min_duration_s
+    elif fmt and root:
+        datasets = [(dataset, fmt, Path(root))]
+        minimum = min_duration_s or 0.0
+    else:
+        raise InputError("validate: give --config, or --format and --root")
+    rows: list[dict[str, str]] = []
+    checked = 0
+    for name, dataset_format, dataset_root in datasets:
+        loader = get_loader(dataset_format, name, dataset_root)
+        for recording in loader.list_recordings():
+            checked += 1
+            for problem in check_recording(loader, recording, min_duration_s=minimum):
+                print(problem, file=sys.stderr)
+                rows.append(
+                    {
+                        "dataset": name,
+                        "recording": recording.recording_id,
+                        "path": str(problem.path),
+                        "problem": problem.message,
+                    }
+                )
+    if output is not None:
+        columns = ["dataset", "recording", "path", "problem"]
+        write_csv(pd.DataFrame(rows, columns=columns), output)
+    if rows:
+        bad = len({(r["dataset"], r["recording"]) for r in rows})
+        raise InputError(
+            f"validate: {len(rows)} problems in {bad} of {checked} recordings (listed above)"
+        )
+    return f"validate: {checked} recordings, no problems"

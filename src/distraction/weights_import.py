@@ -68,11 +68,15 @@ def _model_variables(layer: keras.layers.Layer) -> dict[tuple[str, str], keras.V
     return keyed
 
 
+#: The window of the authors' denoisers (their input is (60, 4)).
+AUTHORS_WINDOW = 60
+
+
 def _build(kind: str) -> keras.Model:
     if kind == "hr_lstm":
-        return build_lstm("hr")
+        return build_lstm("hr", window=AUTHORS_WINDOW)
     if kind == "br_lstm":
-        return build_lstm("br")
+        return build_lstm("br", window=AUTHORS_WINDOW)
     if kind == "hr_can":
         return build_can("hr")
     return build_can("br")
@@ -152,3 +156,12 @@ def import_weights(h5_path: Path, kind: Kind) -> keras.Model:
                 names = ", ".join("/".join(k for k in e if k) for e in extra)
                 raise InputError(f"{path}: unexpected weight(s) in {group_name}: {names}")
     return model
+
+
+def import_weights_job(h5_path: Path, kind: Kind, output: Path) -> str:
+    """The ``import-weights`` job: the authors' weights into a ``.keras`` file."""
+    from distraction.models import save_model
+
+    model = import_weights(h5_path, kind)
+    save_model(model, output)
+    return f"import-weights {h5_path} ({kind}): {model.count_params()} parameters -> {output}"

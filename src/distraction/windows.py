@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["overlap_add", "sliding_windows", "window_starts"]
 
 
-def window_starts(total_length: int, length: int = 60, stride: int = 30) -> NDArray[np.int64]:
+def window_starts(total_length: int, length: int, stride: int) -> NDArray[np.int64]:
     """Start indices of the windows produced by :func:`sliding_windows`.
 
     Windows start at ``0, stride, 2*stride, ...`` while they fit. If the last regular
@@ -38,7 +38,7 @@ def window_starts(total_length: int, length: int = 60, stride: int = 30) -> NDAr
     return starts
 
 
-def sliding_windows(x: ArrayLike, length: int = 60, stride: int = 30) -> NDArray[np.float64]:
+def sliding_windows(x: ArrayLike, length: int, stride: int) -> NDArray[np.float64]:
     """Cut a signal into overlapping windows (the denoiser's input layout).
 
     Parameters
@@ -67,7 +67,7 @@ def sliding_windows(x: ArrayLike, length: int = 60, stride: int = 30) -> NDArray
 def overlap_add(
     windows: ArrayLike,
     total_length: int,
-    stride: int = 30,
+    stride: int | None = None,
     starts: ArrayLike | None = None,
     mode: Literal["taper", "overwrite"] = "taper",
     *,
@@ -82,8 +82,9 @@ def overlap_add(
         are carried through.
     total_length : int
         Length T of the output.
-    stride : int
-        Hop between window starts when ``starts`` is not given (``start_j = stride*j``).
+    stride : int, optional
+        Hop between window starts when ``starts`` is not given (``start_j = stride*j``);
+        one of the two is required.
     starts : array_like of int, optional
         Explicit start index of each window (e.g. from :func:`window_starts`).
     mode : {"taper", "overwrite"}
@@ -106,6 +107,8 @@ def overlap_add(
     if w.ndim < 2:
         raise ValueError(f"windows: expected shape (n, length, ...), got {w.shape}")
     n, length = w.shape[:2]
+    if starts is None and stride is None:
+        raise ValueError("overlap_add: give the windows' stride or their starts")
     st = (
         np.arange(n, dtype=np.int64) * stride
         if starts is None

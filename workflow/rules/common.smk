@@ -1,5 +1,6 @@
 # Input functions, dataset enumeration and config validation shared by all rules.
 import fnmatch
+import json
 import os
 import shlex
 from pathlib import Path
@@ -121,9 +122,19 @@ def litert_options(wildcards, input):
     )
 
 
-def task_band(task):
-    low, high = config["conditioning"][f"{task}_band"]
-    return f"{low},{high}"
+def settings_json(task, *sections):
+    """The configuration sections a job reads, as the JSON its ``--settings`` option takes.
+
+    The other task's keys are left out, so that changing them reruns none of this task's jobs.
+    """
+    other = "br" if task == "hr" else "hr"
+
+    def own(value):
+        if isinstance(value, dict):
+            return {k: own(v) for k, v in value.items() if k != other and not k.startswith(f"{other}_")}
+        return value
+
+    return json.dumps({s: own(config[s]) for s in sections}, sort_keys=True, separators=(",", ":"))
 
 
 def status_files(wildcards):
@@ -133,12 +144,6 @@ def status_files(wildcards):
         for recording in recordings
         for task in TASKS
     ]
-
-
-def cancel_option(task):
-    """The denoising stage's ``--[no-]cancel-corruption`` flag for a task."""
-    cancel = config["denoise"]["cancel_corruption"][task]
-    return "--cancel-corruption" if cancel else "--no-cancel-corruption"
 
 
 def training_datasets():

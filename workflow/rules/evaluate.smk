@@ -11,11 +11,7 @@ rule evaluate:
         status=f"{RESULTS}/{{dataset}}/status/{{task}}/{{recording}}.csv",
     params:
         store=lambda w: store_path(w.dataset, w.recording),
-        band=lambda w: task_band(w.task),
-        detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
-        window_s=lambda w: config["evaluation"][f"{w.task}_window_s"],
-        methods=",".join(config["evaluation"]["methods"]),
-        seed=config["seed"],
+        settings=lambda w: settings_json(w.task, "conditioning", "evaluation", "seed"),
     log:
         f"{RESULTS}/logs/{{dataset}}/evaluate_{{task}}/{{recording}}.log",
     conda:
@@ -23,8 +19,7 @@ rule evaluate:
     shell:
         "distraction evaluate --store {params.store:q} --task {wildcards.task} "
         "--output {output.windows:q} --status {output.status:q} "
-        "--band {params.band} --detrend-lambda {params.detrend_lambda} --window-s {params.window_s} "
-        "--methods {params.methods} --seed {params.seed} 2> {log:q}"
+        "--settings {params.settings:q} 2> {log:q}"
 
 
 rule figures:

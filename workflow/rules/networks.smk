@@ -1,5 +1,5 @@
 # Each network, exported once for the litert engine (models.engine: auto or litert): LiteRT
-# starts in 0.1 s where TensorFlow takes 3-4 s, most of a short video's network job.
+# starts much faster than TensorFlow, whose start is most of a short video's network job.
 
 
 rule export_litert:
@@ -36,17 +36,9 @@ rule infer:
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         batch_size=config["models"]["batch_size"],
-        inverse_mask=config["corruption"]["inverse_mask"],
-        threshold=config["corruption"]["threshold"],
-        band=lambda w: task_band(w.task),
-        detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
-        fs_out=lambda w: config["conditioning"][f"{w.task}_fs_out"],
-        window=config["denoise"]["window"],
-        stride=config["denoise"]["stride"],
-        cancel=lambda w: cancel_option(w.task),
-        overlap=config["denoise"]["overlap"],
         engine=config["models"]["engine"],
         litert=litert_options,
+        settings=lambda w: settings_json(w.task, "conditioning", "corruption", "denoise"),
     threads: 2
     resources:
         gpu=1,
@@ -57,9 +49,5 @@ rule infer:
     shell:
         "distraction infer --store {params.store:q} --task {wildcards.task} "
         "--can-model {input.can_model:q} --lstm-model {input.lstm_model:q} "
-        "--engine {params.engine} {params.litert} "
-        "--batch-size {params.batch_size} --inverse-mask {params.inverse_mask} "
-        "--threshold {params.threshold} --band {params.band} "
-        "--detrend-lambda {params.detrend_lambda} --fs-out {params.fs_out} "
-        "--window {params.window} --stride {params.stride} {params.cancel} --overlap {params.overlap} "
-        "--record-failures 2> {log:q}"
+        "--engine {params.engine} {params.litert} --batch-size {params.batch_size} "
+        "--settings {params.settings:q} --record-failures 2> {log:q}"

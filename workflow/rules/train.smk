@@ -13,16 +13,7 @@ rule train_can:
         sidecar=f"{RESULTS}/training/{{task}}/can.json",
     params:
         stores=lambda w, input: [os.path.dirname(p) for p in input.prepared],
-        band=lambda w: task_band(w.task),
-        detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
-        folds=config["training"]["folds"],
-        fraction=config["training"]["validation_fraction"],
-        epochs=config["training"]["can_epochs"],
-        batch_size=config["training"]["batch_size"],
-        learning_rate=config["training"]["learning_rate"],
-        patience=config["training"]["patience"],
-        select_by=lambda w: config["training"]["can_select_by"][w.task],
-        seed=config["seed"],
+        settings=lambda w: settings_json(w.task, "conditioning", "evaluation", "training", "seed"),
     threads: 2
     resources:
         gpu=1,
@@ -33,10 +24,7 @@ rule train_can:
     shell:
         "distraction train-can --task {wildcards.task} --stores {params.stores:q} "
         "--output {output.model:q} --curves {output.curves:q} --sidecar {output.sidecar:q} "
-        "--folds {params.folds} --validation-fraction {params.fraction} --epochs {params.epochs} "
-        "--batch-size {params.batch_size} --learning-rate {params.learning_rate} "
-        "--patience {params.patience} --seed {params.seed} --band {params.band} "
-        "--detrend-lambda {params.detrend_lambda} --select-by {params.select_by} 2> {log:q}"
+        "--settings {params.settings:q} 2> {log:q}"
 
 
 rule train_lstm:
@@ -50,21 +38,9 @@ rule train_lstm:
         sidecar=f"{RESULTS}/training/{{task}}/lstm.json",
     params:
         stores=lambda w, input: [os.path.dirname(p) for p in input.prepared],
-        band=lambda w: task_band(w.task),
-        detrend_lambda=lambda w: config["conditioning"][f"{w.task}_detrend_lambda"],
-        window=config["denoise"]["window"],
-        stride=config["denoise"]["stride"],
-        cancel=lambda w: cancel_option(w.task),
-        inverse_mask=config["corruption"]["inverse_mask"],
-        threshold=config["corruption"]["threshold"],
-        fs_out=lambda w: config["conditioning"][f"{w.task}_fs_out"],
-        folds=config["training"]["folds"],
-        fraction=config["training"]["validation_fraction"],
-        epochs=config["training"]["lstm_epochs"],
-        batch_size=config["training"]["batch_size"],
-        learning_rate=config["training"]["learning_rate"],
-        patience=config["training"]["patience"],
-        seed=config["seed"],
+        settings=lambda w: settings_json(
+            w.task, "conditioning", "corruption", "denoise", "training", "seed"
+        ),
     threads: 2
     resources:
         gpu=1,
@@ -75,12 +51,7 @@ rule train_lstm:
     shell:
         "distraction train-lstm --task {wildcards.task} --stores {params.stores:q} "
         "--output {output.model:q} --curves {output.curves:q} --sidecar {output.sidecar:q} "
-        "--folds {params.folds} --validation-fraction {params.fraction} --epochs {params.epochs} "
-        "--batch-size {params.batch_size} --learning-rate {params.learning_rate} "
-        "--patience {params.patience} --seed {params.seed} --band {params.band} "
-        "--detrend-lambda {params.detrend_lambda} --window {params.window} --stride {params.stride} {params.cancel} "
-        "--can-model {input.can_model:q} --inverse-mask {params.inverse_mask} "
-        "--threshold {params.threshold} --fs-out {params.fs_out} 2> {log:q}"
+        "--can-model {input.can_model:q} --settings {params.settings:q} 2> {log:q}"
 
 
 rule train:

@@ -1,14 +1,16 @@
-"""Training from Zarr stores: data loading, subject-wise cross-validation, model files
-with a JSON provenance sidecar and learning curves. The learning itself lives in
-:mod:`distraction.training`.
+"""The training jobs: the CAN and the LSTM denoiser of one task, from Zarr stores.
+
+Data loading (through :mod:`distraction.chain`, as at inference), subject-wise
+cross-validation, model files with a JSON provenance sidecar and learning curves. The
+learning itself lives in :mod:`distraction.training`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from distraction import __version__
+from distraction import __version__, chain
+from distraction.atomic import atomic_path, write_text
 from distraction.config import config_hash
 from distraction.errors import InputError
+from distraction.settings import TaskSettings, TrainingSettings
 from distraction.signals import condition_signal
-from distraction.stages import TaskSettings
 from distraction.store import open_group
 
 log = logging.getLogger(__name__)
@@ -79,13 +82,7 @@ def can_example(store: Path, settings: TaskSettings) -> Example:
 
 
 def _lstm_windows(
-    store: Path,
-    features: np.ndarray,
-    truth: np.ndarray,
-    fs_out: float,
-    settings: TaskSettings,
-    window: int,
-    stride: int,
+    store: Path, features: np.ndarray, truth: np.ndarray, fs_out: float, settings: TaskSettings
 ) -> Example:
     from distraction.training import make_lstm_windows
 
@@ -98,7 +95,9 @@ def _lstm_windows(
         fs_out=fs_out,
         integrate=False,
     )
-    x, y = make_lstm_windows(features, target, window=window, stride=stride)
+    x, y = make_lstm_windows(
+        features, target, window=settings.denoise_window, stride=settings.denoise_stride
+    )
     name, subject = _identity(store)
     return Example(name, subject, (x,), y)
 
@@ -109,90 +108,71 @@ def _missing_truth(store: Path, settings: TaskSettings) -> InputError:
     )
 
 
-def lstm_example(
-    store: Path,
-    settings: TaskSettings,
-    window: int,
-    stride: int,
-    *,
-    cancel: bool | None = None,
-) -> Example:
+def lstm_example(store: Path, settings: TaskSettings) -> Example:
     """Denoiser windows of one store: [R, G, B traces, CAN] against the conditioned truth.
 
-    Reads the stored ``corruption_<task>`` group (written by ``distraction corruption``).
-    ``cancel`` as in :func:`distraction.stages.denoiser_features` (default: the task's).
+    Reads the stored ``corruption_<task>`` group (written by ``distraction corruption``);
+    the features are :func:`distraction.chain.denoiser_features` of it.
     """
-    from distraction.stages import cancels, denoiser_features
-
     corruption = open_group(store, f"corruption_{settings.task}")
     truth_name = f"truth_{settings.waveform}"
     if truth_name not in corruption:
         raise _missing_truth(store, settings)
-    features, _ = denoiser_features(
+    features, _ = chain.denoiser_features(
         corruption["can_conditioned"].values,
         corruption["traces_conditioned"].values,
-        cancel=cancels(settings.task, cancel),
+        cancel=settings.cancel_corruption,
     )
     return _lstm_windows(
-        store,
-        features,
-        corruption[truth_name].values,
-        float(corruption.attrs["fs_out"]),
-        settings,
-        window,
-        stride,
+        store, features, corruption[truth_name].values, float(corruption.attrs["fs_out"]), settings
     )
 
 
 def lstm_example_from_can(
-    store: Path,
-    can_model: Any,
-    settings: TaskSettings,
-    window: int,
-    stride: int,
-    *,
-    inverse_mode: str = "binary",
-    threshold: float = 0.1,
-    fs_out: float | None = None,
-    batch_size: int = 256,
-    cancel: bool | None = None,
+    store: Path, can_model: Any, settings: TaskSettings, *, batch_size: int = 256
 ) -> Example:
     """Denoiser windows of one store, with the CAN run here on its prepared group.
 
-    The same computation as ``infer-can`` followed by ``corruption`` (identical
-    arrays), kept in memory: the denoiser is trained on a freshly trained CAN's
-    outputs without writing them to the store, where the inference workflow's
-    results live. ``cancel`` as in :func:`distraction.stages.denoiser_features` (default:
-    the task's).
+    The chain of ``infer-can`` followed by ``corruption`` (the same functions on the same
+    arrays), kept in memory: the denoiser is trained on a freshly trained CAN's outputs
+    without writing them to the store, where the inference workflow's results live.
     """
-    from distraction.masks import corruption_traces, inverse_masks
-    from distraction.models import predict_can
-    from distraction.preprocess import resample_series
-    from distraction.stages import _output_time, cancels, conditioned_features, denoiser_features
+    from distraction.engines import predict_can
 
-    fs_out = fs_out or settings.fs_out
     prepared = open_group(store, "prepared")
     if settings.waveform not in prepared:
         raise _missing_truth(store, settings)
     signal, mask1, _ = predict_can(
-        can_model,
-        prepared["motion"].values,
-        prepared["appearance"].values,
-        batch_size=batch_size,
+        can_model, prepared["motion"].values, prepared["appearance"].values, batch_size
     )
-    inverse = inverse_masks(mask1, mode=inverse_mode, threshold=threshold)
-    traces = corruption_traces(prepared["frames"].values, inverse)
-    fps = float(prepared.attrs["fps"])
-    can_conditioned, traces_conditioned = conditioned_features(
-        signal, traces, fps, settings, fs_out=fs_out
+    _, traces = chain.inverse_attention_traces(prepared["frames"].values, mask1, settings)
+    conditioned = chain.condition(
+        signal,
+        traces,
+        prepared["time"].values,
+        float(prepared.attrs["fps"]),
+        settings,
+        truth={settings.waveform: prepared[settings.waveform].values},
     )
-    times = prepared["time"].values
-    time_out = _output_time(float(times[0]), len(can_conditioned), fs_out)
-    truth = resample_series(times, prepared[settings.waveform].values, time_out)
-    features, _ = denoiser_features(
-        can_conditioned, traces_conditioned, cancel=cancels(settings.task, cancel)
+    features, _ = chain.denoiser_features(
+        conditioned.can, conditioned.traces, cancel=settings.cancel_corruption
     )
-    return _lstm_windows(store, features, truth, fs_out, settings, window, stride)
+    return _lstm_windows(
+        store, features, conditioned.truth[settings.waveform], settings.fs_out, settings
+    )
+
+
+def save_learning_curves(
+    history: pd.DataFrame, csv_path: str | os.PathLike[str], png_path: str | os.PathLike[str]
+) -> None:
+    """Write the per-epoch history as CSV and a loss-curve PNG (log scale), atomically."""
+    from distraction.figures import plot_learning_curves
+
+    if "loss" not in history:
+        raise ValueError(f"{csv_path}: history has no 'loss' column")
+    with atomic_path(csv_path) as tmp:
+        history.to_csv(tmp, index=False)
+    plot_learning_curves(history, png_path)
 
 
 def _stack(examples: Sequence[Example]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -223,12 +203,6 @@ def _kept_epoch(history: pd.DataFrame) -> dict[str, Any]:
     return kept
 
 
-def _write_json(data: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def train_from_stores(
     kind: str,
     examples: Sequence[Example],
@@ -250,7 +224,7 @@ def train_from_stores(
     sidecar records the config hash, the recordings used and every metric.
     """
     from distraction.models import save_model
-    from distraction.training import save_learning_curves, split_validation, subject_kfold
+    from distraction.training import split_validation, subject_kfold
 
     if not examples:
         raise InputError(f"{out_model}: no training recordings")
@@ -316,5 +290,147 @@ def train_from_stores(
             else None,
         },
     }
-    _write_json(provenance, sidecar)
+    write_text(sidecar, json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     return provenance
+
+
+def _recorded_settings(
+    settings: TaskSettings, training: TrainingSettings, kind: str, **extra: Any
+) -> dict[str, Any]:
+    """The settings a sidecar records (hashed into its ``config_hash``)."""
+    return {
+        "kind": kind,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in vars(settings).items()},
+        **dataclasses.asdict(training),
+        **{k: str(v) if isinstance(v, Path) else v for k, v in extra.items()},
+    }
+
+
+def _summary(kind: str, task: str, n: int, provenance: dict[str, Any], output: Path) -> str:
+    metrics = provenance["metrics"]
+    cv = metrics["cv_mean_test_pearson_r"]
+    cv_text = f", CV test r {cv:.3f}" if cv is not None else ""
+    return (
+        f"{kind} {task}: {n} recordings, {metrics['epochs']} epochs, "
+        f"val loss {metrics['final_val_loss']}{cv_text} -> {output}"
+    )
+
+
+def train_can_job(
+    stores: Sequence[Path],
+    settings: TaskSettings,
+    training: TrainingSettings,
+    *,
+    output: Path,
+    curves: Path,
+    sidecar: Path,
+) -> str:
+    """Train a task's CAN from prepared stores (subject-wise CV, then a final model).
+
+    Early stopping keeps the epoch of the lowest validation loss, or of the lowest mean
+    validation rate error with ``training.can_select_by == "rate"``. Returns the job's
+    one-line summary.
+    """
+    from distraction.models import configure_devices
+    from distraction.training import RateSelection, train_can
+
+    configure_devices(seed=training.seed, deterministic=True)
+    examples = [can_example(store, settings) for store in stores]
+
+    def fit(x, y, val, label, val_examples):
+        selection = None
+        if training.can_select_by == "rate" and val_examples:
+            selection = RateSelection(
+                lengths=[e.target.size for e in val_examples],
+                fs=[e.fs for e in val_examples],
+                band=settings.band,
+                detrend_lambda=settings.detrend_lambda,
+                window_s=settings.window_s,
+            )
+        return train_can(
+            x[0],
+            x[1],
+            y,
+            task=settings.task,
+            val=None if val is None else (val[0][0], val[0][1], val[1]),
+            epochs=training.can_epochs,
+            batch_size=training.batch_size,
+            learning_rate=training.learning_rate,
+            patience=training.patience,
+            seed=training.seed,
+            progress=True,
+            selection=selection,
+        )
+
+    provenance = train_from_stores(
+        "can",
+        examples,
+        fit,
+        task=settings.task,
+        out_model=output,
+        curves_csv=curves,
+        curves_png=curves.with_suffix(".png"),
+        sidecar=sidecar,
+        folds=training.folds,
+        validation_fraction=training.validation_fraction,
+        seed=training.seed,
+        settings=_recorded_settings(settings, training, "can"),
+    )
+    return _summary("can", settings.task, len(examples), provenance, output)
+
+
+def train_lstm_job(
+    stores: Sequence[Path],
+    settings: TaskSettings,
+    training: TrainingSettings,
+    *,
+    output: Path,
+    curves: Path,
+    sidecar: Path,
+    can_model: Path | None = None,
+) -> str:
+    """Train a task's LSTM denoiser on CAN signals and corruption traces.
+
+    With ``can_model`` the CAN runs on the stores' prepared groups and the chain is computed
+    in memory (the workflow's way); without it the stored ``corruption_<task>`` groups are
+    read. Returns the job's one-line summary.
+    """
+    from distraction.models import configure_devices, load_model
+    from distraction.training import train_lstm
+
+    configure_devices(seed=training.seed, deterministic=True)
+    if can_model is None:
+        examples = [lstm_example(store, settings) for store in stores]
+    else:
+        can = load_model(can_model)
+        examples = [lstm_example_from_can(store, can, settings) for store in stores]
+
+    def fit(x, y, val, label, val_examples):
+        return train_lstm(
+            x[0],
+            y,
+            task=settings.task,
+            val=None if val is None else (val[0][0], val[1]),
+            epochs=training.lstm_epochs,
+            batch_size=training.batch_size,
+            learning_rate=training.learning_rate,
+            patience=training.patience,
+            seed=training.seed,
+            progress=True,
+        )
+
+    provenance = train_from_stores(
+        "lstm",
+        examples,
+        fit,
+        task=settings.task,
+        out_model=output,
+        curves_csv=curves,
+        curves_png=curves.with_suffix(".png"),
+        sidecar=sidecar,
+        folds=training.folds,
+        validation_fraction=training.validation_fraction,
+        seed=training.seed,
+        settings=_recorded_settings(settings, training, "lstm", can_model=can_model),
+    )
+    return _summary("lstm", settings.task, len(examples), provenance, output)

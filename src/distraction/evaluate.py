@@ -1,0 +1,176 @@
+"""The evaluation job of one video and task: every method's waveform, scored per window.
+
+Reads the video's store (the conditioned CAN signal, the denoising stage's output and the
+frames the unsupervised baselines average) and writes the per-window CSV and the video's
+status row for the failures report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distraction import baselines, metrics
+from distraction.cancellation import cancel_corruption
+from distraction.masks import region_traces, skin_pixels
+from distraction.report import FAILURE_COLUMNS, write_csv
+from distraction.settings import TaskSettings
+from distraction.signals import condition_signal
+from distraction.store import open_group, upstream_failure
+
+BASELINES = ("green", "ica", "chrom", "pos")
+# POS and CHROM model the pulsatile colour change over ~1.6 s windows; they have no
+# meaning for breathing, so BR is evaluated with GREEN and ICA only.
+BR_BASELINES = ("green", "ica")
+# Frame differencing drops the last frame, so a 30.0-s clip yields 29.97 s of signal;
+# a window that short of full length is still evaluated.
+EVALUATION_SHORTFALL_S = 0.5
+
+
+def _chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
+    return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
+
+
+def _skin_colour_traces(store: Path, n: int, chunk: int = 512) -> np.ndarray:
+    """Mean RGB of the skin-coloured pixels per frame (the baselines' region)."""
+    frames = open_group(store, "prepared")["frames"]
+    traces = np.empty((n, 3))
+    for start, stop in _chunk_bounds(n, chunk):
+        block = frames[start:stop].values
+        traces[start:stop] = region_traces(block, skin_pixels(block), empty="frame_mean")
+    return traces
+
+
+def method_signals(store: Path, settings: TaskSettings) -> dict[str, np.ndarray]:
+    """Every evaluated method's waveform (``settings.methods``) at the output rate, aligned
+    to ``time_out``."""
+    task, methods, seed = settings.task, settings.methods, settings.seed
+    corruption = open_group(store, f"corruption_{task}")
+    fs = float(corruption.attrs["fps"])
+    fs_out = float(corruption.attrs["fs_out"])
+    m = corruption.sizes["time_out"]
+    out: dict[str, np.ndarray] = {}
+    if "can" in methods:
+        out["can"] = corruption["can_conditioned"].values
+    if "cancelled" in methods:
+        # The same function as the denoising stage's (stored there when it cancels), so
+        # the cancellation alone is evaluated whether or not the denoiser uses it.
+        out["cancelled"] = cancel_corruption(
+            corruption["can_conditioned"].values, corruption["traces_conditioned"].values
+        ).signal
+    if "denoised" in methods:
+        out["denoised"] = open_group(store, f"denoised_{task}")["denoised"].values
+    allowed = BASELINES if task == "hr" else BR_BASELINES
+    skin = _skin_colour_traces(store, corruption.sizes["time"])
+    for name in methods:
+        if name not in BASELINES or name not in allowed:
+            continue
+        if name == "green":
+            pulse = baselines.green(skin, fs, band=settings.band)
+        elif name == "ica":
+            pulse = baselines.ica(skin, fs, seed, band=settings.band)
+        elif name == "chrom":
+            pulse = baselines.chrom(skin, fs, band=settings.band)
+        else:
+            pulse = baselines.pos(skin, fs)
+        # Same conditioning as the CAN signal so every method is compared alike.
+        conditioned = condition_signal(
+            pulse,
+            fs,
+            band=settings.band,
+            lam=settings.detrend_lambda,
+            fs_out=fs_out,
+            integrate=False,
+        )
+        out[name] = conditioned[:m]
+    return out
+
+
+def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Per-window rate, SNR and waveform error of every method for one video.
+
+    Without ground truth the estimated rates are still reported; the error columns
+    stay empty. Also returns the video's status row (ok, skipped or failed, with the
+    reason) for the failures report.
+    """
+    task = settings.task
+    identity = video_identity(store)
+    if failure := upstream_failure(store, f"denoised_{task}"):
+        status = {
+            **identity,
+            "task": task,
+            "status": "failed",
+            "stage": failure.get("failed_stage", ""),
+            "reason": failure["failed"],
+        }
+        return _window_frame([], identity, task), status
+    corruption = open_group(store, f"corruption_{task}")
+    fs_out = float(corruption.attrs["fs_out"])
+    truth_wave = corruption.get(f"truth_{settings.waveform}")
+    truth_rate = corruption.get(f"truth_{settings.rate}")
+    wave = None if truth_wave is None else np.nan_to_num(truth_wave.values)
+    rates = None if truth_rate is None else truth_rate.values
+    if wave is not None and not np.any(wave):
+        wave = None
+    rows = []
+    for method, signal in method_signals(store, settings).items():
+        for row in metrics.window_metrics(
+            signal,
+            wave,
+            rates,
+            fs_out,
+            window_s=settings.window_s,
+            band=settings.band,
+            band_total=settings.snr_band,
+            tolerance_hz=settings.tolerance_hz,
+            shortfall_s=EVALUATION_SHORTFALL_S,
+        ):
+            rows.append({"method": method, **row})
+    frame = _window_frame(rows, identity, task)
+    status = {**identity, "task": task, "status": "ok", "stage": "", "reason": ""}
+    if frame.empty:
+        duration = corruption.sizes["time_out"] / fs_out
+        status.update(
+            status="skipped",
+            stage="evaluate",
+            reason=f"{duration:.1f} s is shorter than one {settings.window_s:g}-s window",
+        )
+    elif wave is None and rates is None:
+        status["reason"] = "no ground truth: rates estimated, errors left empty"
+    return frame, status
+
+
+def video_identity(store: Path) -> dict[str, str]:
+    """Dataset, recording and subject of a store (from its prepared group or failure record)."""
+    attrs = open_group(store, "prepared").attrs
+    return {
+        "dataset": str(attrs.get("dataset", "")),
+        "video": str(attrs.get("recording", store.name)),
+        "subject": str(attrs.get("subject", "")),
+        "recording_task": str(attrs.get("task", "")),
+    }
+
+
+def _window_frame(rows: list[dict[str, Any]], identity: dict[str, str], task: str) -> pd.DataFrame:
+    columns = ["method", "start_s", "end_s", "true_rate", "est_rate", "snr_db", "waveform_mae"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.insert(0, "task", task)
+    frame.insert(0, "recording_task", identity.get("recording_task", ""))
+    frame.insert(0, "subject", identity.get("subject", ""))
+    frame.insert(0, "video", identity["video"])
+    frame.insert(0, "dataset", identity["dataset"])
+    return frame.rename(columns={"start_s": "window_start_s", "end_s": "window_end_s"})
+
+
+def run_evaluate(
+    store: Path, settings: TaskSettings, output: Path, status_path: Path | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The evaluation job: :func:`evaluate`, then the per-window CSV and the status row."""
+    table, status = evaluate(store, settings)
+    write_csv(table, output)
+    if status_path is not None:
+        write_csv(pd.DataFrame([status], columns=FAILURE_COLUMNS), status_path)
+    return table, status

@@ -1,0 +1,230 @@
+"""Typed settings of one task, built from a validated configuration.
+
+The configuration schema (``config.schema.yaml``, shipped with the package) is the one home
+of every default. A stage receives the configuration sections it reads (the workflow
+passes them as JSON with ``--settings``; without them the schema's defaults apply) and
+reads its settings from the objects built here, never from literals of its own. Adding a
+setting therefore touches the schema, this module and the function that uses it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from distraction import metrics
+from distraction.config import default_config, validate_config
+from distraction.errors import ConfigError
+
+__all__ = [
+    "TASKS",
+    "TaskSettings",
+    "TrainingSettings",
+    "config_from_json",
+    "merged_config",
+    "task_settings",
+    "training_settings",
+]
+
+Task = Literal["hr", "br"]
+TASKS: tuple[Task, ...] = ("hr", "br")
+
+#: What each task measures: the ground-truth waveform and rate variables, and the bands
+#: and tolerance of its SNR. Properties of the measurement, not settings.
+_MEASURES: dict[str, dict[str, Any]] = {
+    "hr": {
+        "waveform": "ppg",
+        "rate": "hr",
+        "snr_band": metrics.HR_SNR_BAND,
+        "tolerance_hz": metrics.HR_TOLERANCE_HZ,
+    },
+    "br": {
+        "waveform": "resp",
+        "rate": "br",
+        "snr_band": metrics.BR_SNR_BAND,
+        "tolerance_hz": metrics.BR_TOLERANCE_HZ,
+    },
+}
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """Everything the per-video chain and its evaluation need to know about one task.
+
+    Attributes
+    ----------
+    task
+        ``"hr"`` or ``"br"``.
+    band
+        Pass band of the conditioning and the rate search, Hz (``conditioning.<task>_band``).
+    detrend_lambda
+        Smoothness-priors lambda (``conditioning.<task>_detrend_lambda``).
+    fs_out
+        Rate of the conditioned signals, Hz (``conditioning.<task>_fs_out``).
+    inverse_mask, threshold
+        Inverse-mask mode and binary threshold (``corruption.*``).
+    denoise_window, denoise_stride, overlap
+        The denoiser's windows in samples and their reassembly (``denoise.*``).
+    cancel_corruption
+        Whether the denoising stage cancels what the traces explain first
+        (``denoise.cancel_corruption.<task>``).
+    window_s, methods
+        Evaluation windows (``evaluation.<task>_window_s``) and evaluated methods.
+    seed
+        Seed of everything random (``seed``; FastICA in the evaluation).
+    """
+
+    task: Task
+    band: tuple[float, float]
+    detrend_lambda: float
+    fs_out: float
+    inverse_mask: Literal["binary", "continuous"]
+    threshold: float
+    denoise_window: int
+    denoise_stride: int
+    overlap: Literal["taper", "overwrite"]
+    cancel_corruption: bool
+    window_s: float
+    methods: tuple[str, ...]
+    seed: int
+
+    @property
+    def waveform(self) -> str:
+        """Ground-truth waveform variable of the prepared group (``ppg`` or ``resp``)."""
+        return _MEASURES[self.task]["waveform"]
+
+    @property
+    def rate(self) -> str:
+        """Ground-truth rate variable (``hr`` or ``br``)."""
+        return _MEASURES[self.task]["rate"]
+
+    @property
+    def snr_band(self) -> tuple[float, float]:
+        """Total band of the SNR, Hz."""
+        return _MEASURES[self.task]["snr_band"]
+
+    @property
+    def tolerance_hz(self) -> float:
+        """Half-width of the SNR's signal bands, Hz."""
+        return _MEASURES[self.task]["tolerance_hz"]
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Training settings of one task's networks (``training.*`` and ``seed``)."""
+
+    folds: int
+    validation_fraction: float
+    can_epochs: int
+    lstm_epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    can_select_by: Literal["loss", "rate"]
+    seed: int
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def merged_config(sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The schema's defaults with ``sections`` (a partial configuration) laid over them.
+
+    Raises
+    ------
+    ConfigError
+        When the result does not validate (a wrong key, type or value), naming the key.
+    """
+    config = default_config()
+    if sections:
+        _merge(config, {k: v for k, v in sections.items() if k != "datasets"})
+    return validate_config(config, source="settings")
+
+
+def config_from_json(text: str | None) -> dict[str, Any]:
+    """A full configuration from the JSON sections that ``--settings`` carries."""
+    if not text:
+        return merged_config()
+    try:
+        sections = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--settings: not valid JSON ({exc.msg})") from None
+    if not isinstance(sections, dict):
+        raise ConfigError("--settings: expected a JSON object of configuration sections")
+    return merged_config(sections)
+
+
+def task_settings(
+    task: Task, config: Mapping[str, Any] | None = None, **overrides: Any
+) -> TaskSettings:
+    """A task's settings from a validated configuration (default: the schema's defaults).
+
+    Parameters
+    ----------
+    task
+        ``"hr"`` or ``"br"``.
+    config
+        A configuration as :func:`distraction.config.validate_config` returns it.
+    **overrides
+        Fields of :class:`TaskSettings` to replace; ``None`` values are ignored, so command
+        line options that were not given leave the configuration's values.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task: expected 'hr' or 'br', got {task!r}")
+    c = merged_config() if config is None else config
+    conditioning, corruption, denoise = c["conditioning"], c["corruption"], c["denoise"]
+    values: dict[str, Any] = {
+        "task": task,
+        "band": tuple(float(v) for v in conditioning[f"{task}_band"]),
+        "detrend_lambda": float(conditioning[f"{task}_detrend_lambda"]),
+        "fs_out": float(conditioning[f"{task}_fs_out"]),
+        "inverse_mask": corruption["inverse_mask"],
+        "threshold": float(corruption["threshold"]),
+        "denoise_window": int(denoise["window"]),
+        "denoise_stride": int(denoise["stride"]),
+        "overlap": denoise["overlap"],
+        "cancel_corruption": bool(denoise["cancel_corruption"][task]),
+        "window_s": float(c["evaluation"][f"{task}_window_s"]),
+        "methods": tuple(c["evaluation"]["methods"]),
+        "seed": int(c["seed"]),
+    }
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "band" in overrides and overrides["band"] is not None:
+        values["band"] = tuple(float(v) for v in values["band"])
+    return TaskSettings(**values)
+
+
+def training_settings(
+    task: Task, config: Mapping[str, Any] | None = None, **overrides: Any
+) -> TrainingSettings:
+    """A task's training settings from a validated configuration (default: the schema's)."""
+    c = merged_config() if config is None else config
+    training = c["training"]
+    values: dict[str, Any] = {
+        "folds": int(training["folds"]),
+        "validation_fraction": float(training["validation_fraction"]),
+        "can_epochs": int(training["can_epochs"]),
+        "lstm_epochs": int(training["lstm_epochs"]),
+        "batch_size": int(training["batch_size"]),
+        "learning_rate": float(training["learning_rate"]),
+        "patience": int(training["patience"]),
+        "can_select_by": training["can_select_by"][task],
+        "seed": int(c["seed"]),
+    }
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainingSettings(**values)
