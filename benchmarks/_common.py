@@ -100,7 +100,7 @@ def loop_clip(cache: Path, source_root: Path, times: int) -> Path:
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:
-    """A plain Markdown table (pasteable into benchmarks/README.md)."""
+    """A plain Markdown table (pasteable into docs/benchmarks.md)."""
     cells = [[_fmt(row.get(c, "")) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")

@@ -1,6 +1,6 @@
 """The SLURM profile end to end, on a one-node SLURM cluster started on this machine.
 
-workflow/scripts/local_slurm.sh installs (apt-get) and starts munge + slurmctld + slurmd; the
+tests/slurm/local_slurm.sh installs (apt-get) and starts munge + slurmctld + slurmd; the
 same tiny workflow (two synthetic videos, networks trained from scratch for one epoch) runs
 through ``--workflow-profile workflow/profiles/slurm`` and locally with ``--cores 2``, at the
 same time, each in its own temporary working directory and results folder. The result tables
@@ -28,7 +28,7 @@ import yaml
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "workflow" / "scripts" / "local_slurm.sh"
+SCRIPT = REPO / "tests" / "slurm" / "local_slurm.sh"
 PARTITION = "local"
 ACCOUNT = "distraction_test"
 # Exit statuses of local_slurm.sh start for "this machine cannot host the test cluster".

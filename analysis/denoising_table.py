@@ -1,7 +1,7 @@
 """Denoising benchmark table from a finished run of workflow/configs/train_synth.yaml.
 
     snakemake --cores 2 --configfile workflow/configs/train_synth.yaml
-    python benchmarks/denoising_table.py results/train_synth/reports/summary_by_recording_task.csv
+    python analysis/denoising_table.py results/train_synth/reports/summary_by_recording_task.csv
 
 Prints, per task and condition of the held-out subjects (dataset synth_test), MAE, RMSE, r,
 mean SNR and waveform MAE of every method, and checks the targets of the denoising stage under

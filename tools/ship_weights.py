@@ -1,6 +1,6 @@
 """Copy networks trained by the workflow into the package as its shipped weights.
 
-    python workflow/scripts/ship_weights.py results/train_synth/training src/distraction/weights
+    python tools/ship_weights.py results/train_synth/training src/distraction/weights
 
 For each task folder (hr, br) of the training output, loads can.keras and lstm.keras in safe
 mode, saves them without optimizer state as <task>_can.keras / <task>_lstm.keras, copies

@@ -1,6 +1,6 @@
 """What the contact sensor's own waveform scores under the same evaluation: the ceiling.
 
-    python benchmarks/evaluation_ceiling.py results/train_synth --dataset synth_test
+    python analysis/evaluation_ceiling.py results/train_synth --dataset synth_test
 
 For every store of the dataset and each task with a ``corruption_<task>`` group, evaluates
 the conditioned ground-truth waveform (``truth_ppg`` / ``truth_resp``, as the estimates are

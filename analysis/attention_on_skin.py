@@ -5,7 +5,7 @@ attention masks of ``can_<task>``, the crop box of ``prepared`` and the clip's s
 (``videos/sNNN/<condition>.skin.png``, written by ``distraction synth``), and prints
 ``distraction.masks.skin_attention_ratio`` per recording and task (target: > 2 for HR).
 
-    python benchmarks/attention_on_skin.py results/train_synth --dataset synth_test
+    python analysis/attention_on_skin.py results/train_synth --dataset synth_test
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 # A throw-away one-node SLURM cluster on this machine, to try the SLURM profile
 # (workflow/profiles/slurm) without a real cluster:
 #
-#   workflow/scripts/local_slurm.sh start  <workdir>   # install if needed, start, wait until idle
+#   tests/slurm/local_slurm.sh start  <workdir>        # install if needed, start, wait until idle
 #   export SLURM_CONF=<workdir>/etc/slurm.conf         # what `start` prints; sbatch etc. need it
-#   workflow/scripts/local_slurm.sh status <workdir>
-#   workflow/scripts/local_slurm.sh stop   <workdir>   # kill the daemons, remove <workdir>
+#   tests/slurm/local_slurm.sh status <workdir>
+#   tests/slurm/local_slurm.sh stop   <workdir>        # kill the daemons, remove <workdir>
 #
 # Everything lives under <workdir>: munge key and socket, slurm.conf, state, logs, pid files.
 # One exception: /etc/slurm/slurm.conf becomes a symbolic link to <workdir>/etc/slurm.conf
