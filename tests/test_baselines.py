@@ -117,3 +117,63 @@ def test_window_methods_need_one_window():
     for method in (chrom, pos):
         with pytest.raises(ValueError, match="window"):
             method(rgb[:20], FS)
+
+
+def test_bands_have_one_home() -> None:
+    import distraction.baselines as baselines
+    import distraction.metrics as metrics
+
+    assert baselines.HR_BAND is metrics.HR_BAND and baselines.BR_BAND is metrics.BR_BAND
+    assert {"HR_BAND", "BR_BAND", "vertical_motion"} <= set(baselines.__all__)
+
+
+def _shifted_texture(shifts_px: np.ndarray, size: int = 34) -> np.ndarray:
+    """Crops of a smooth random texture moved vertically by ``shifts_px`` (down > 0)."""
+    import cv2
+
+    rng = np.random.default_rng(4)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (3 * size, 3 * size)), (0, 0), 2.0)
+    frames = []
+    for dy in shifts_px:
+        moved = cv2.warpAffine(
+            texture,
+            np.array([[1.0, 0.0, 0.0], [0.0, 1.0, dy]]),
+            texture.shape[::-1],
+            flags=cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REFLECT,
+        )
+        frames.append(moved[size : 2 * size, size : 2 * size])
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize(("breaths_per_min", "amplitude_px"), [(15.0, 0.15), (9.0, 0.5)])
+def test_vertical_motion_recovers_known_sinusoid(
+    breaths_per_min: float, amplitude_px: float
+) -> None:
+    from distraction.baselines import vertical_motion
+    from distraction.metrics import periodogram_rate
+
+    t = np.arange(int(60 * FS)) / FS
+    shifts = amplitude_px * np.sin(2 * np.pi * breaths_per_min / 60 * t)
+    frames = _shifted_texture(shifts)
+    signal = vertical_motion(frames, FS)
+    assert signal.shape == t.shape
+    assert signal.mean() == pytest.approx(0.0, abs=1e-9)
+    assert signal.std() == pytest.approx(1.0)
+    assert periodogram_rate(signal, FS, BR_BAND) == pytest.approx(breaths_per_min)
+    # Polarity: the output rises when the content moves up (negative image shift).
+    assert np.corrcoef(signal, -shifts)[0, 1] > 0.95
+    # RGB frames give the same result through BT.601 luma (up to float32 rounding).
+    rgb = np.repeat(frames[..., None], 3, axis=-1)
+    np.testing.assert_allclose(vertical_motion(rgb, FS), signal, atol=1e-3)  # float32 luma
+
+
+def test_vertical_motion_rejects_bad_input() -> None:
+    from distraction.baselines import vertical_motion
+
+    with pytest.raises(ValueError, match="frames"):
+        vertical_motion(np.zeros((10, 8)), FS)
+    with pytest.raises(ValueError, match="frames"):
+        vertical_motion(np.zeros((4, 8, 8)), FS)
+    with pytest.raises(ValueError, match="fs"):
+        vertical_motion(np.zeros((10, 8, 8)), 0.0)

@@ -66,3 +66,43 @@ def test_extra_row_from_keras_shaped_prediction(sample_dir: Path, table) -> None
 def test_missing_folder_raises_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"lstm_input\.mat"):
         evaluate_reference(tmp_path)
+
+
+def test_reference_rows_to_published_values(table) -> None:
+    # The README's numbers, asserted one by one (a regression guard independent of EXPECTED).
+    assert table.loc["ground truth", "rate_bpm"] == pytest.approx(94.1915, abs=1e-3)
+    can = table.loc["CAN signal"]
+    assert can["rate_bpm"] == pytest.approx(91.0, abs=1e-3)
+    assert can["snr_db"] == pytest.approx(1.6101, abs=1e-3)
+    assert can["waveform_mae"] == pytest.approx(0.6935, abs=1e-3)
+    published = table.loc["published denoised prediction"]
+    assert published["rate_bpm"] == pytest.approx(91.5, abs=1e-3)
+    assert published["snr_db"] == pytest.approx(4.5203, abs=1e-3)
+    assert published["waveform_mae"] == pytest.approx(0.3126, abs=1e-3)
+
+
+def test_imported_hr_lstm_row_equals_numpy_forward_pass(sample_dir: Path, table) -> None:
+    """The row of the imported hr_lstm, against an independent NumPy forward pass."""
+    weights = sample_dir.parent / "weights" / "hr_lstm.h5"
+    if not weights.is_file():
+        pytest.skip(f"authors' weights not found at {weights}")
+    from test_weights_import import numpy_hr_lstm
+
+    from distraction.weights_import import import_weights
+
+    xtest = load_reference_inputs(sample_dir).xtest.astype(np.float32)
+    model = import_weights(weights, "hr_lstm")
+    keras_prediction = np.asarray(model(xtest, training=False))
+    extended = evaluate_reference(
+        sample_dir, denoised=keras_prediction, denoised_label="imported hr_lstm.h5"
+    )
+    row = extended.loc["imported hr_lstm.h5"]
+    independent = evaluate_windowed_prediction(
+        sample_dir, numpy_hr_lstm(weights, xtest), label="numpy"
+    ).loc["numpy"]
+    assert np.all(np.isfinite(independent.to_numpy()))
+    for column in ("rate_bpm", "snr_db", "waveform_mae"):
+        assert row[column] == pytest.approx(independent[column], abs=1e-3)
+    # The other rows are unchanged by the extra one.
+    for name in EXPECTED:
+        np.testing.assert_array_equal(extended.loc[name].to_numpy(), table.loc[name].to_numpy())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -28,6 +29,115 @@ def weights_dir(reference_dir: Path) -> Path:
     if not (path / "hr_lstm.h5").exists():
         pytest.skip(f"authors' weights not found in {path}")
     return path
+
+
+def _activation(name: str):
+    """The Keras 2 activations an LSTM stack may name, in NumPy."""
+    functions = {
+        "tanh": np.tanh,
+        "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+        "hard_sigmoid": lambda z: np.clip(0.2 * z + 0.5, 0.0, 1.0),  # Keras 2 definition
+        "linear": lambda z: z,
+    }
+    if name not in functions:
+        raise AssertionError(f"activation {name!r} not implemented in the NumPy pass")
+    return functions[name]
+
+
+def _lstm_layer(x: np.ndarray, weights: dict[str, np.ndarray], config: dict) -> np.ndarray:
+    """Keras LSTM (gates i, f, c, o), zero initial state; (B, T, F) -> (B, [T,] U)."""
+    kernel, recurrent, bias = weights["kernel"], weights["recurrent_kernel"], weights["bias"]
+    act = _activation(config["activation"])
+    rec_act = _activation(config["recurrent_activation"])
+    units = recurrent.shape[0]
+    h = np.zeros((x.shape[0], units))
+    c = np.zeros((x.shape[0], units))
+    outputs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent + bias
+        i, f, g, o = (z[:, k * units : (k + 1) * units] for k in range(4))
+        c = rec_act(f) * c + rec_act(i) * act(g)
+        h = rec_act(o) * act(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1) if config["return_sequences"] else h
+
+
+def numpy_hr_lstm(h5_path: Path, x: np.ndarray) -> np.ndarray:
+    """Forward pass of the authors' hr_lstm in float64 NumPy, straight from the HDF5 file.
+
+    The layer stack and activations come from the file's ``model_config`` attribute,
+    read as JSON text (never deserialised as a model); the weights from
+    ``model_weights/<layer>/<layer>/<weight>:0``.
+    """
+    with h5py.File(h5_path, "r") as f:
+        raw = f.attrs["model_config"]
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        weights = {
+            name: {
+                key.split(":")[0]: np.asarray(value[()], dtype=np.float64)
+                for key, value in f[f"model_weights/{name}/{name}"].items()
+            }
+            for name in f["model_weights"]
+            if name in f[f"model_weights/{name}"]
+        }
+    layers = config["config"]["layers"] if isinstance(config["config"], dict) else config["config"]
+    y = np.asarray(x, dtype=np.float64)
+    for layer in layers:
+        kind, cfg = layer["class_name"], layer["config"]
+        if kind == "LSTM":
+            y = _lstm_layer(y, weights[cfg["name"]], cfg)
+        elif kind == "RepeatVector":
+            y = np.repeat(y[:, None, :], cfg["n"], axis=1)
+        elif kind == "TimeDistributed" and layer["config"]["layer"]["class_name"] == "Dense":
+            dense = weights[cfg["name"]]
+            y = _activation(cfg["layer"]["config"]["activation"])(
+                y @ dense["kernel"] + dense["bias"]
+            )
+        elif kind != "InputLayer":
+            raise AssertionError(f"layer {kind} not implemented in the NumPy pass")
+    return y
+
+
+# Max |Keras float32 - NumPy float64| allowed on the real sample: measured 2.0e-6, while
+# scaling any one weight array by 1.01 moves the output by >= 2.3e-4 (the dense bias).
+LSTM_TOLERANCE = 2e-5
+
+
+@pytest.fixture(scope="module")
+def sample_xtest(reference_dir: Path) -> np.ndarray:
+    path = reference_dir / "mmse_hr_sample" / "lstm_input.mat"
+    if not path.is_file():
+        pytest.skip(f"reference sample input not found at {path}")
+    x = scipy.io.loadmat(path)["Xtest"].astype(np.float32)
+    assert x.shape == (33, 60, 4)
+    return x
+
+
+def test_hr_lstm_matches_numpy_pass_on_real_input(weights_dir: Path, sample_xtest) -> None:
+    # Unlike the all-zero probe, the real input exercises lstm_1's input kernel.
+    assert np.abs(sample_xtest).max() > 0.5
+    model = import_weights(weights_dir / "hr_lstm.h5", "hr_lstm")
+    got = np.asarray(model(sample_xtest, training=False), dtype=np.float64)
+    expected = numpy_hr_lstm(weights_dir / "hr_lstm.h5", sample_xtest)
+    assert got.shape == expected.shape == (33, 60, 1)
+    assert np.ptp(expected) > 0.1
+    assert np.abs(got - expected).max() < LSTM_TOLERANCE
+
+
+def test_numpy_pass_detects_one_percent_change_of_any_weight(
+    weights_dir: Path, sample_xtest
+) -> None:
+    model = import_weights(weights_dir / "hr_lstm.h5", "hr_lstm")
+    expected = numpy_hr_lstm(weights_dir / "hr_lstm.h5", sample_xtest)
+    assert len(model.weights) == 8  # 2 x (kernel, recurrent kernel, bias) + dense (2)
+    for var in model.weights:
+        original = var.numpy()
+        var.assign(original * 1.01)
+        try:
+            got = np.asarray(model(sample_xtest, training=False), dtype=np.float64)
+        finally:
+            var.assign(original)
+        assert np.abs(got - expected).max() > LSTM_TOLERANCE, var.path
 
 
 def _frames(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,8 @@ __all__ = [
     "normalise_masks",
     "region_traces",
     "skin_attention_ratio",
+    "skin_pixels",
+    "stable_skin_region",
 ]
 
 
@@ -266,3 +268,82 @@ def skin_pixels(frames: ArrayLike) -> NDArray[np.bool_]:
     cr = (r - y) * 0.713 + 128.0
     cb = (b - y) * 0.564 + 128.0
     return (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127)
+
+
+def _ycrcb(rgb: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    """Y, Cr, Cb (ITU-R BT.601, 8-bit scale) of RGB values on the last axis."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return y, (r - y) * 0.713 + 128.0, (b - y) * 0.564 + 128.0
+
+
+def stable_skin_region(
+    frames: ArrayLike,
+    *,
+    min_fraction: float = 0.5,
+    refine: Literal["centre_colour", "none"] = "centre_colour",
+    luma_tolerance: float = 0.25,
+    chroma_tolerance: float = 6.0,
+) -> NDArray[np.bool_]:
+    """A static skin region: pixels classed as skin in at least ``min_fraction`` of frames.
+
+    The per-frame rule (:func:`skin_pixels`) lets light changes move pixels into and
+    out of the region, which modulates a spatially averaged trace. This region, one
+    (H, W) map for the whole chunk, keeps the same pixels in every frame; pass it as
+    the ``weights`` of :func:`region_traces`.
+
+    The Chai-Ngan chroma box is wide: brown hair and warm backgrounds pass it in every
+    frame, so being stable over time does not exclude them. With
+    ``refine="centre_colour"`` (default) the region is further restricted to pixels
+    whose time-averaged colour is close to the face's: the reference colour is the
+    median Y, Cr, Cb of the stable pixels inside the central third of the frame (the
+    face of a centred crop), and a pixel is kept when its mean Y is within
+    ``luma_tolerance`` (relative) and its mean Cr and Cb within ``chroma_tolerance``
+    (8-bit units) of it.
+
+    Parameters
+    ----------
+    frames : array_like, shape (T, H, W, 3)
+        RGB frames on the 0–255 scale.
+    min_fraction : float
+        Fraction of frames, in (0, 1], in which a pixel must pass :func:`skin_pixels`.
+    refine : {"centre_colour", "none"}
+        Colour restriction described above, or ``"none"`` for the temporal rule alone.
+    luma_tolerance, chroma_tolerance : float
+        Tolerances of ``"centre_colour"``.
+
+    Returns
+    -------
+    ndarray of bool, shape (H, W)
+        Empty (all False) when no pixel is stable skin.
+    """
+    if not 0 < min_fraction <= 1:
+        raise ValueError(f"min_fraction: expected a value in (0, 1], got {min_fraction}")
+    if refine not in ("centre_colour", "none"):
+        raise ValueError(f"refine: expected 'centre_colour' or 'none', got {refine!r}")
+    if not (luma_tolerance > 0 and chroma_tolerance > 0):
+        raise ValueError(
+            f"luma_tolerance, chroma_tolerance: expected positive values, got "
+            f"{luma_tolerance}, {chroma_tolerance}"
+        )
+    pixels = _as_frames(frames)
+    if pixels.shape[0] == 0:
+        raise ValueError("frames: expected at least one frame")
+    per_frame = skin_pixels(pixels)
+    # Compare counts, not a float mean, so that e.g. 0.5 of 60 frames is exactly 30.
+    stable = per_frame.sum(axis=0) >= min_fraction * per_frame.shape[0] - 1e-9
+    if refine == "none" or not stable.any():
+        return stable
+    height, width = stable.shape
+    centre = np.zeros_like(stable)
+    centre[height // 3 : -(-2 * height // 3), width // 3 : -(-2 * width // 3)] = True
+    seeds = stable & centre if (stable & centre).any() else stable
+    channels = _ycrcb(pixels.mean(axis=0))
+    y_ref, cr_ref, cb_ref = (float(np.median(c[seeds])) for c in channels)
+    y, cr, cb = channels
+    close = (
+        (np.abs(y - y_ref) <= luma_tolerance * y_ref)
+        & (np.abs(cr - cr_ref) <= chroma_tolerance)
+        & (np.abs(cb - cb_ref) <= chroma_tolerance)
+    )
+    return stable & close

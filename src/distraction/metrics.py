@@ -2,7 +2,8 @@
 
 The definitions follow the authors' reference evaluation (see ``reference.py``):
 rectangular-window one-sided periodogram, rate = frequency of the largest bin in the
-band, SNR = ``20 * log10(S / (A - S))`` (their code applies 20·log10 to a power ratio).
+band, SNR = ``20 * log10(S / (A - S))`` (their code applies 20·log10 to a power ratio;
+``snr_db(..., convention="power")`` gives the conventional ``10 * log10``, half of it).
 
 Band defaults are for heart rate. For breathing rate use ``band=BR_BAND``,
 ``band_total=BR_SNR_BAND`` and ``tolerance_hz=BR_TOLERANCE_HZ``.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -26,6 +27,8 @@ __all__ = [
     "HR_BAND",
     "HR_SNR_BAND",
     "HR_TOLERANCE_HZ",
+    "bootstrap_mae_ci",
+    "bootstrap_mae_difference_ci",
     "normalise_for_evaluation",
     "periodogram",
     "periodogram_rate",
@@ -140,6 +143,7 @@ def snr_db(
     tolerance_hz: float = HR_TOLERANCE_HZ,
     nfft: int | None = None,
     resolution_bpm: float = 0.5,
+    convention: Literal["reference", "power"] = "reference",
 ) -> float:
     """Signal-to-noise ratio around the true rate, as in the authors' evaluation.
 
@@ -147,6 +151,8 @@ def snr_db(
     ``± tolerance_hz`` of the true fundamental ``f0 = true_rate_bpm / 60`` and of its
     second harmonic ``2 * f0``, and A the power in ``band_total``. (20·log10 of a power
     ratio, i.e. twice the usual dB value: kept because the published numbers use it.)
+    With ``convention="power"`` the conventional ``10 * log10(S / (A - S))`` is returned
+    instead, exactly half the reference value.
 
     Parameters
     ----------
@@ -161,12 +167,18 @@ def snr_db(
         Half-width of the signal bands (0.1 Hz for heart rate; ``BR_TOLERANCE_HZ``).
     nfft, resolution_bpm
         See :func:`periodogram`.
+    convention : {"reference", "power"}
+        ``"reference"`` (default): ``20 * log10`` of the power ratio, as the authors'
+        code and published numbers (twice the conventional dB value). ``"power"``:
+        the conventional ``10 * log10`` of the power ratio.
 
     Returns
     -------
     float
         SNR in dB (``inf`` if all power is in the signal bands, ``-inf`` if none).
     """
+    if convention not in ("reference", "power"):
+        raise ValueError(f"convention: expected 'reference' or 'power', got {convention!r}")
     freqs, power = periodogram(x, fs, nfft=nfft, resolution_bpm=resolution_bpm)
     f0 = true_rate_bpm / 60.0
     signal_mask = _in_band(freqs, f0 - tolerance_hz, f0 + tolerance_hz) | _in_band(
@@ -179,7 +191,8 @@ def snr_db(
         return -math.inf
     if noise <= 0:
         return math.inf
-    return 20.0 * math.log10(s / noise)
+    factor = 20.0 if convention == "reference" else 10.0
+    return factor * math.log10(s / noise)
 
 
 def waveform_mae(est: ArrayLike, true: ArrayLike) -> float:
@@ -223,12 +236,16 @@ def window_metrics(
     normalise: bool = True,
     order: int = 3,
     shortfall_s: float = 0.0,
+    stride_s: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Per-window rate, SNR and waveform error over non-overlapping windows.
+    """Per-window rate, SNR and waveform error over (by default non-overlapping) windows.
 
-    Only full windows are evaluated (``floor(T / (window_s * fs))`` of them, from
-    sample 0). With ``normalise`` the estimate and the true waveform are first passed
-    through :func:`normalise_for_evaluation` over their whole length.
+    Windows of ``window_s`` start at 0, ``stride_s``, ``2 * stride_s``, ... (in samples,
+    ``round(window_s * fs)`` long and ``round(stride_s * fs)`` apart) as long as they
+    fit in the signal; by default the stride is the window length, giving
+    ``floor(T / (window_s * fs))`` non-overlapping windows. With ``normalise`` the
+    estimate and the true waveform are first passed through
+    :func:`normalise_for_evaluation` over their whole length.
 
     Parameters
     ----------
@@ -255,14 +272,20 @@ def window_metrics(
     shortfall_s : float
         A final window shorter than ``window_s`` by at most this many seconds is still
         evaluated, over the samples it has (default 0: only full windows).
+    stride_s : float, optional
+        Distance between window starts in seconds (default: ``window_s``). A stride
+        shorter than the window gives overlapping (sliding) windows. The rate series
+        is windowed at the same times, at ``rate_fs``.
 
     Returns
     -------
     list of dict
         One dict per window with keys ``start_s``, ``end_s``, ``true_rate`` (median of
         the rate series over the window, else the periodogram rate of the true
-        waveform, else None), ``est_rate``, ``snr_db`` (None without a true rate) and
-        ``waveform_mae`` (None without a true waveform).
+        waveform, else None), ``est_rate``, ``snr_db`` (reference convention, 20·log10
+        of the power ratio; None without a true rate), ``snr_db_conventional``
+        (10·log10, see :func:`snr_db`; None without a true rate) and ``waveform_mae``
+        (None without a true waveform).
     """
     est = np.asarray(estimate, dtype=np.float64)
     if est.ndim != 1:
@@ -279,32 +302,34 @@ def window_metrics(
 
     win = round(window_s * fs)
     rate_win = round(window_s * rfs)
+    if stride_s is None:
+        step, rate_step = win, rate_win
+    else:
+        step, rate_step = round(stride_s * fs), round(stride_s * rfs)
+        if not (np.isfinite(stride_s) and step >= 1):
+            raise ValueError(f"stride_s: expected at least one sample, got {stride_s}")
     # A last window missing at most `shortfall_s` still counts (e.g. the frame that
     # frame differencing drops from a 30-s clip).
-    n_windows = (est.size + round(shortfall_s * fs)) // win
+    reach = est.size + round(shortfall_s * fs)
+    n_windows = 0 if reach < win else (reach - win) // step + 1
     rows: list[dict[str, Any]] = []
     for k in range(n_windows):
-        seg = slice(k * win, min((k + 1) * win, est.size))
+        start = k * step
+        seg = slice(start, min(start + win, est.size))
         true_rate: float | None = None
         if rates is not None:
-            r = rates[k * rate_win : (k + 1) * rate_win]
+            r = rates[k * rate_step : k * rate_step + rate_win]
             r = r[np.isfinite(r)]
             true_rate = float(np.median(r)) if r.size else None
         elif truth is not None:
             true_rate = periodogram_rate(
                 truth[seg], fs, band, nfft=nfft, resolution_bpm=resolution_bpm
             )
-        rows.append(
-            {
-                "start_s": k * win / fs,
-                "end_s": min((k + 1) * win, est.size) / fs,
-                "true_rate": true_rate,
-                "est_rate": periodogram_rate(
-                    est[seg], fs, band, nfft=nfft, resolution_bpm=resolution_bpm
-                ),
-                "snr_db": None
-                if true_rate is None
-                else snr_db(
+        snr_ref: float | None = None
+        snr_power: float | None = None
+        if true_rate is not None:
+            snr_ref, snr_power = (
+                snr_db(
                     est[seg],
                     fs,
                     true_rate,
@@ -312,7 +337,20 @@ def window_metrics(
                     tolerance_hz=tolerance_hz,
                     nfft=nfft,
                     resolution_bpm=resolution_bpm,
+                    convention=convention,
+                )
+                for convention in ("reference", "power")
+            )
+        rows.append(
+            {
+                "start_s": start / fs,
+                "end_s": min(start + win, est.size) / fs,
+                "true_rate": true_rate,
+                "est_rate": periodogram_rate(
+                    est[seg], fs, band, nfft=nfft, resolution_bpm=resolution_bpm
                 ),
+                "snr_db": snr_ref,
+                "snr_db_conventional": snr_power,
                 "waveform_mae": None if truth is None else waveform_mae(est[seg], truth[seg]),
             }
         )
@@ -357,3 +395,127 @@ def summarise(
         "pearson_r": r,
         "n": n,
     }
+
+
+def _bootstrap_inputs(
+    errors: Sequence[ArrayLike], groups: ArrayLike, n_resamples: int, confidence: float
+) -> tuple[list[NDArray[np.float64]], NDArray[np.intp]]:
+    """Validate paired error arrays; return their |values| and group codes, NaN pairs dropped."""
+    if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples or n_resamples < 1:
+        raise ValueError(f"n_resamples: expected a positive integer, got {n_resamples}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence: expected a value in (0, 1), got {confidence}")
+    labels = np.asarray(groups)
+    if labels.ndim != 1:
+        raise ValueError(f"groups: expected shape (N,), got {labels.shape}")
+    arrays = []
+    for name, e in zip(("errors", "errors_b"), errors, strict=False):
+        array = np.asarray(e, dtype=np.float64)
+        if array.shape != labels.shape:
+            raise ValueError(f"{name}: shape {array.shape} differs from groups {labels.shape}")
+        arrays.append(array)
+    keep = np.logical_and.reduce([np.isfinite(a) for a in arrays])
+    _, codes = np.unique(labels[keep], return_inverse=True)
+    return [np.abs(a[keep]) for a in arrays], codes.ravel()
+
+
+def _bootstrap_interval(
+    sums: NDArray[np.float64],
+    counts: NDArray[np.float64],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> tuple[float, float]:
+    """Percentile interval of ``sum(sums[draw]) / sum(counts[draw])`` over group draws."""
+    n_groups = counts.size
+    if n_groups < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, size=(int(n_resamples), n_groups))
+    statistic = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(statistic, [tail, 1.0 - tail])
+    return (float(low), float(high))
+
+
+def bootstrap_mae_ci(
+    errors: ArrayLike,
+    groups: ArrayLike,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Subject-level bootstrap confidence interval of the mean absolute error.
+
+    Windows of one subject are not independent, so the subjects (``groups``) are the
+    units resampled: each of ``n_resamples`` resamples draws as many groups as there
+    are, with replacement, and its statistic is the mean of ``|errors|`` over all
+    windows of the drawn groups (a group drawn twice counts twice). The interval is
+    the percentile interval of those statistics (``numpy.quantile``, linear).
+
+    Parameters
+    ----------
+    errors : array_like, shape (N,)
+        Per-window errors (e.g. estimated minus true rate); the sign is ignored.
+        Non-finite errors are dropped first.
+    groups : array_like, shape (N,)
+        Group (subject) label of each window; any sortable labels.
+    n_resamples : int
+        Number of bootstrap resamples.
+    confidence : float
+        Coverage of the interval, in (0, 1).
+    seed : int
+        Seed of ``numpy.random.default_rng``: the result is deterministic.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound. ``(nan, nan)`` when fewer than two groups have a
+        finite error: with one subject the between-subject spread cannot be
+        estimated (resampling would give the zero-width interval ``(mae, mae)``,
+        which would read as certainty), and with none there is no estimate.
+    """
+    (absolute,), codes = _bootstrap_inputs([errors], groups, n_resamples, confidence)
+    sums = np.bincount(codes, weights=absolute)
+    counts = np.bincount(codes).astype(np.float64)
+    return _bootstrap_interval(sums, counts, n_resamples, confidence, seed)
+
+
+def bootstrap_mae_difference_ci(
+    errors_a: ArrayLike,
+    errors_b: ArrayLike,
+    groups: ArrayLike,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Subject-level bootstrap confidence interval of ``MAE(a) - MAE(b)``, paired.
+
+    ``errors_a[i]`` and ``errors_b[i]`` are two methods' errors on the same window
+    ``i``; windows where either is non-finite are dropped from both. Each resample
+    draws groups with replacement (as :func:`bootstrap_mae_ci`) and computes both
+    MAEs over the same drawn windows, so the difference keeps the pairing. Claim
+    "a beats b" only when the upper bound is below 0 (and "b beats a" when the lower
+    bound is above 0).
+
+    Parameters
+    ----------
+    errors_a, errors_b : array_like, shape (N,)
+        Per-window errors of the two methods (signs ignored).
+    groups : array_like, shape (N,)
+        Group (subject) label of each window.
+    n_resamples, confidence, seed
+        See :func:`bootstrap_mae_ci`.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound of ``MAE(a) - MAE(b)``; ``(nan, nan)`` with fewer than
+        two groups (see :func:`bootstrap_mae_ci`).
+    """
+    (abs_a, abs_b), codes = _bootstrap_inputs([errors_a, errors_b], groups, n_resamples, confidence)
+    sums = np.bincount(codes, weights=abs_a - abs_b)
+    counts = np.bincount(codes).astype(np.float64)
+    return _bootstrap_interval(sums, counts, n_resamples, confidence, seed)
