@@ -522,3 +522,15 @@ def test_generic_direct_lookup_and_unknown_id(tmp_path: Path) -> None:
     assert direct == next(r for r in loader.list_recordings() if r.recording_id == "s02/rest")
     with pytest.raises(InputError, match=r"no recording 's03/rest' in this generic dataset"):
         loader.recording("s03/rest")
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mkv"])
+def test_constant_rate_video_times_are_exactly_index_over_fps(tmp_path: Path, suffix: str) -> None:
+    # MKV stores whole milliseconds (33, 67, 100 ms): the times stay exact multiples of 1/fps.
+    _write_video(tmp_path / "s01" / f"rest{suffix}", [(10 * i, 50, 90) for i in range(20)])
+    loader = get_loader("generic", "d", tmp_path)
+    (rec,) = loader.list_recordings()
+    times = [t for t, _ in loader.iter_frames(rec)]
+    assert times == [i / 30.0 for i in range(20)]
+    if loader.random_access(rec):
+        assert [t for t, _ in loader.iter_frames(rec, 7)] == times[7:]
