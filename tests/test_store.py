@@ -82,7 +82,7 @@ def test_two_writers_of_one_group_never_interleave(tmp_path: Path) -> None:
     time.sleep(0.3)
     # B waits for A's lock and did not delete A's live temporary folder.
     assert not b_started.is_set()
-    assert len(list(store.glob(".tmp-*"))) == 1
+    assert len(list(store.glob(".prepared.*.tmp"))) == 1
     a_go.set()
     a.join(10)
     b.join(10)
@@ -115,7 +115,7 @@ def test_killed_writers_temporary_folder_is_removed_by_the_next(tmp_path: Path) 
     assert ready.wait(20)
     os.kill(process.pid, signal.SIGKILL)
     process.join(10)
-    assert len(list(store.glob(".tmp-*"))) == 1  # left behind by the killed writer
+    assert len(list(store.glob(".can_hr.*.tmp"))) == 1  # left behind by the killed writer
     write_dataset(store, "can_hr", xr.Dataset({"signal": ("time", np.arange(8.0))}))
     np.testing.assert_array_equal(open_group(store, "can_hr")["signal"].values, np.arange(8.0))
     assert sorted(p.name for p in store.iterdir()) == ["can_hr", "zarr.json"]
@@ -157,3 +157,4 @@ def test_long_store_and_group_names_work(tmp_path: Path) -> None:
     write_dataset(store, group, xr.Dataset({"x": ("time", np.ones(3))}))
     write_dataset(store, "prepared", xr.Dataset({"x": ("time", np.ones(3))}))
     np.testing.assert_array_equal(open_group(store, group)["x"].values, np.ones(3))
+    assert sorted(p.name for p in store.iterdir()) == [group, "prepared", "zarr.json"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -131,7 +132,7 @@ def test_bad_recordings_are_named(tmp_path: Path, case: str, expected: str) -> N
         with pytest.raises(InputError, match=expected):
             prepare_recording(loader, recording, store)
         assert not (store / "prepared").exists()
-        assert not list(store.glob(".tmp-*")) and not list(store.glob(".lock-*"))
+        assert not list(store.glob(".prepared.*")) and not list(store.glob(".lock-*"))
 
 
 def test_validate_reports_every_problem_at_once(
@@ -288,7 +289,7 @@ def test_corrupt_mjpeg_is_refused_in_one_line(
     (problem,) = check_recording(loader, recording)
     assert problem.path == video
     assert problem.message.startswith("decoder reported ")
-    assert "(corrupt video data), first: [mjpeg]" in problem.message
+    assert "(corrupt frame data), first: [mjpeg]" in problem.message
     assert "\n" not in problem.message
     store = tmp_path / "out.zarr"
     with pytest.raises(InputError, match=r"rest\.avi: decoder reported \d+ errors") as caught:
@@ -315,3 +316,54 @@ def test_validate_cli_lists_bad_videos_one_line_each(tmp_path: Path) -> None:
     assert lines[0].startswith(f"{root / 's02' / 'nofps.avi'}: video container declares no")
     assert lines[1].startswith(f"{root / 's03' / 'corrupt.avi'}: decoder reported")
     assert "validate: 2 problems in 2 of 3 recordings" in lines[2]
+
+
+def _ebml_number(data: bytes, at: int, *, keep_marker: bool) -> tuple[int, int]:
+    """An EBML element ID (``keep_marker``) or size (variable-length integer) at ``at``."""
+    length = 1
+    while length <= 8 and not data[at] & (0x80 >> (length - 1)):
+        length += 1
+    value = data[at] if keep_marker else data[at] & ((0x80 >> (length - 1)) - 1)
+    for byte in data[at + 1 : at + length]:
+        value = (value << 8) | byte
+    return value, length
+
+
+def write_variable_rate_mkv(path: Path, frames: int) -> None:
+    """An MJPG MKV at a nominal 30 fps whose block times are halved within each cluster
+    (cv2 writes clusters of two frames: 0 and 33 ms become 0 and 16 ms)."""
+    write_video(path, frames)
+    data = bytearray(path.read_bytes())
+
+    def walk(start: int, end: int) -> None:
+        at = start
+        while at < end:
+            element, id_len = _ebml_number(data, at, keep_marker=True)
+            size, size_len = _ebml_number(data, at + id_len, keep_marker=False)
+            body = at + id_len + size_len
+            if size == (1 << (7 * size_len)) - 1:  # unknown size: to the end of the parent
+                size = end - body
+            if element in (0x18538067, 0x1F43B675, 0xA0):  # Segment, Cluster, BlockGroup
+                walk(body, min(body + size, end))
+            elif element in (0xA3, 0xA1):  # SimpleBlock, Block: track, int16 time, ...
+                _, track_len = _ebml_number(data, body, keep_marker=False)
+                time_at = body + track_len
+                (time,) = struct.unpack(">h", data[time_at : time_at + 2])
+                data[time_at : time_at + 2] = struct.pack(">h", time // 2)
+            at = body + size
+
+    walk(0, len(data))
+    path.write_bytes(bytes(data))
+
+
+def test_variable_frame_rate_video_is_refused(tmp_path: Path) -> None:
+    video = tmp_path / "s01" / "rest.mkv"
+    write_variable_rate_mkv(video, 90)
+    loader, recording = only_recording(tmp_path)
+    assert loader.frame_rate(recording) == 30.0  # the container's nominal rate
+    (problem,) = check_recording(loader, recording)
+    assert str(problem).startswith(f"{video}: variable frame rate: frame intervals 16.0–")
+    store = tmp_path / "out.zarr"
+    with pytest.raises(InputError, match=r"rest\.mkv: variable frame rate"):
+        prepare_recording(loader, recording, store)
+    assert not (store / "prepared").exists()

@@ -257,7 +257,7 @@ class DecoderLog:
         if not self.count:
             return ""
         first = re.sub(r" @ 0x[0-9a-fA-F]+\]", "]", " ".join(self.first.split()))[:120]
-        return f"decoder reported {self.count} errors (corrupt video data), first: {first}"
+        return f"decoder reported {self.count} errors (corrupt frame data), first: {first}"
 
 
 _capture_lock = threading.Lock()

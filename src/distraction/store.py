@@ -18,14 +18,16 @@ interleave: a writer holds an exclusive ``flock`` on a per-group lock file from 
 the rename, and a second writer waits for it. Temporary folders of a group are only deleted
 under its lock, so a live writer's folder is never removed; the lock file is removed on
 release. Before the rename, every array is checked to be completely written, so a partial
-group is never published. Temporary and lock names are short and bounded (``.tmp-<hash>-
-<uuid>``, ``.lock-<hash>``), so any legal store or group name works.
+group is never published. Temporary and lock names are short and bounded
+(``.<group>.<uuid12>.tmp``, the group's hash for names over 64 bytes; ``.lock-<hash>``), so
+any legal store or group name works.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import hashlib
 import json
 import logging
@@ -77,6 +79,10 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+# Longest group name used as such in temporary folder names (bytes).
+_MAX_TAG = 64
 
 
 def _group_key(name: str) -> str:
@@ -273,13 +279,17 @@ class GroupWriter:
         self.name = name
         ensure_root(self.store)
         key = _group_key(name)
+        # Temporary folders are ``.<group>.<uuid12>.tmp``; a group name longer than 64
+        # bytes is replaced by its hash, so the name stays short whatever the group.
+        tag = name if len(name.encode()) <= _MAX_TAG and "/" not in name else key
         self._lock = _GroupLock(self.store / f".lock-{key}", f"{self.store / name}")
         try:
             # Under the lock every temporary folder of this group is stale: its writer is
-            # gone (killed) or finished. Also old-style ``.<name>.<hex>.tmp`` names.
-            for stale in [*self.store.glob(f".tmp-{key}-*"), *self.store.glob(f".{name}.*.tmp")]:
-                shutil.rmtree(stale, ignore_errors=True)
-            self.tmp = self.store / f".tmp-{key}-{uuid.uuid4().hex[:12]}"
+            # gone (killed) or finished (also those of older versions, with a 32-hex uuid).
+            for pattern in {f".{glob.escape(tag)}.*.tmp", f".{glob.escape(name)}.*.tmp"}:
+                for stale in self.store.glob(pattern):
+                    shutil.rmtree(stale, ignore_errors=True)
+            self.tmp = self.store / f".{tag}.{uuid.uuid4().hex[:12]}.tmp"
             self.group = zarr.open_group(str(self.tmp), mode="w", zarr_format=3)
             self.group.attrs.update(_json_safe(attrs or {}))
         except BaseException:
