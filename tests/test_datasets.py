@@ -522,3 +522,40 @@ def test_generic_direct_lookup_and_unknown_id(tmp_path: Path) -> None:
     assert direct == next(r for r in loader.list_recordings() if r.recording_id == "s02/rest")
     with pytest.raises(InputError, match=r"no recording 's03/rest' in this generic dataset"):
         loader.recording("s03/rest")
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mkv"])
+def test_constant_rate_video_times_are_exactly_index_over_fps(tmp_path: Path, suffix: str) -> None:
+    # MKV stores whole milliseconds (33, 67, 100 ms): the times stay exact multiples of 1/fps.
+    _write_video(tmp_path / "s01" / f"rest{suffix}", [(10 * i, 50, 90) for i in range(20)])
+    loader = get_loader("generic", "d", tmp_path)
+    (rec,) = loader.list_recordings()
+    times = [t for t, _ in loader.iter_frames(rec)]
+    assert times == [i / 30.0 for i in range(20)]
+    if loader.random_access(rec):
+        assert [t for t, _ in loader.iter_frames(rec, 7)] == times[7:]
+
+
+def test_corrupt_frame_image_is_reported_once(
+    mmse_root: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from distraction.validation import check_recording
+
+    folder = mmse_root / "T10_T11_30Subjects" / "M014" / "T10"
+    noise = (
+        np.random.default_rng(0)
+        .integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+        .repeat(8, 0)
+        .repeat(8, 1)
+    )
+    data = cv2.imencode(".jpg", noise)[1].tobytes()
+    scan = data.find(b"\xff\xda")
+    (folder / "0001.jpg").write_bytes(data[: scan + 200] + data[-2:])  # scan data cut short
+    loader = get_loader("mmse", "MMSE-HR", mmse_root)
+    rec = loader.list_recordings()[-1]
+    capfd.readouterr()
+    problems = [str(p) for p in check_recording(loader, rec)]
+    assert f"{folder}: decoder reported 1 errors (corrupt frame data), first: Corrupt JPEG" in (
+        "\n".join(problems)
+    )
+    assert "Corrupt JPEG" not in capfd.readouterr().err

@@ -52,3 +52,109 @@ def test_stale_temporary_folders_are_cleaned(tmp_path: Path) -> None:
 def test_missing_group_names_the_store(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"video\.zarr: no 'can_hr' group"):
         open_group(tmp_path / "video.zarr", "can_hr")
+
+
+def _writer_thread(store: Path, value: float, started, go, finished: list) -> None:
+    """Write 'prepared' with 3 chunks of ``value``, pausing after the first until ``go``."""
+    with GroupWriter(store, "prepared", attrs={"writer": value}) as writer:
+        started.set()
+        array = writer.create("signal", ["time"], (12,), np.float64, chunk_len=4)
+        array[0:4] = value
+        assert go.wait(10)
+        array[4:8] = value
+        array[8:12] = value
+    finished.append(value)
+
+
+def test_two_writers_of_one_group_never_interleave(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    store = tmp_path / "video.zarr"
+    a_started, a_go, b_started, b_go = (threading.Event() for _ in range(4))
+    finished: list = []
+    a = threading.Thread(target=_writer_thread, args=(store, 1.0, a_started, a_go, finished))
+    a.start()
+    assert a_started.wait(10)  # A holds the lock and is paused mid-write
+    b_go.set()
+    b = threading.Thread(target=_writer_thread, args=(store, 2.0, b_started, b_go, finished))
+    b.start()
+    time.sleep(0.3)
+    # B waits for A's lock and did not delete A's live temporary folder.
+    assert not b_started.is_set()
+    assert len(list(store.glob(".prepared.*.tmp"))) == 1
+    a_go.set()
+    a.join(10)
+    b.join(10)
+    assert finished == [1.0, 2.0]
+    ds = open_group(store, "prepared")
+    values = ds["signal"].values
+    assert not np.isnan(values).any()
+    np.testing.assert_array_equal(values, np.full(12, ds.attrs["writer"]))
+    assert sorted(p.name for p in store.iterdir()) == ["prepared", "zarr.json"]
+
+
+def test_killed_writers_temporary_folder_is_removed_by_the_next(tmp_path: Path) -> None:
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    store = tmp_path / "video.zarr"
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+
+    def doomed() -> None:
+        with GroupWriter(store, "can_hr") as writer:
+            writer.create("signal", ["time"], (8,), np.float64, chunk_len=4)[0:4] = 1.0
+            ready.set()
+            time.sleep(60)
+
+    process = ctx.Process(target=doomed)
+    process.start()
+    assert ready.wait(20)
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(10)
+    assert len(list(store.glob(".can_hr.*.tmp"))) == 1  # left behind by the killed writer
+    write_dataset(store, "can_hr", xr.Dataset({"signal": ("time", np.arange(8.0))}))
+    np.testing.assert_array_equal(open_group(store, "can_hr")["signal"].values, np.arange(8.0))
+    assert sorted(p.name for p in store.iterdir()) == ["can_hr", "zarr.json"]
+
+
+def test_partly_written_array_is_not_published(tmp_path: Path) -> None:
+    store = tmp_path / "video.zarr"
+    with pytest.raises(RuntimeError, match=r"'signal': 6 of 10 rows never written"):
+        with GroupWriter(store, "can_hr") as writer:
+            writer.create("signal", ["time"], (10,), np.float64, chunk_len=4)[0:4] = 1.0
+    assert sorted(p.name for p in store.iterdir()) == ["zarr.json"]
+
+
+def test_chunk_removed_under_the_writer_is_detected(tmp_path: Path) -> None:
+    import shutil
+
+    store = tmp_path / "video.zarr"
+    with pytest.raises(RuntimeError, match=r"1 written chunks missing"):
+        with GroupWriter(store, "prepared") as writer:
+            frames = writer.create("frames", ["time", "x"], (0, 3), np.float32, chunk_len=4)
+            frames.append(np.ones((8, 3), dtype=np.float32), axis=0)
+            shutil.rmtree(writer.tmp / "frames" / "c" / "0")
+    assert not (store / "prepared").exists()
+
+
+def test_all_fill_chunks_written_on_purpose_are_fine(tmp_path: Path) -> None:
+    store = tmp_path / "video.zarr"
+    with GroupWriter(store, "corruption_hr") as writer:
+        array = writer.create("trace", ["time"], (8,), np.float64, chunk_len=4)
+        array[:] = np.r_[np.full(4, np.nan), np.ones(4)]
+        counts = writer.create("n", ["time"], (8,), np.int32, chunk_len=4, data=np.zeros(8))
+        assert counts.shape == (8,)
+    assert np.isnan(open_group(store, "corruption_hr")["trace"].values[:4]).all()
+
+
+def test_long_store_and_group_names_work(tmp_path: Path) -> None:
+    store = tmp_path / ("v" * 237 + ".zarr")  # a legal 242-byte folder name
+    group = "g" * 250
+    write_dataset(store, group, xr.Dataset({"x": ("time", np.ones(3))}))
+    write_dataset(store, "prepared", xr.Dataset({"x": ("time", np.ones(3))}))
+    np.testing.assert_array_equal(open_group(store, group)["x"].values, np.ones(3))
+    assert sorted(p.name for p in store.iterdir()) == [group, "prepared", "zarr.json"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -131,7 +132,7 @@ def test_bad_recordings_are_named(tmp_path: Path, case: str, expected: str) -> N
         with pytest.raises(InputError, match=expected):
             prepare_recording(loader, recording, store)
         assert not (store / "prepared").exists()
-        assert not list(store.glob(".prepared.*"))
+        assert not list(store.glob(".prepared.*")) and not list(store.glob(".lock-*"))
 
 
 def test_validate_reports_every_problem_at_once(
@@ -199,3 +200,170 @@ def test_cli_prepare_handles_odd_names(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (store / "prepared" / "zarr.json").exists()
+
+
+def _patch_avi(path: Path, offset_of: bytes, at: int, value: bytes) -> None:
+    data = bytearray(path.read_bytes())
+    start = data.find(offset_of) + at
+    data[start : start + len(value)] = value
+    path.write_bytes(bytes(data))
+
+
+def write_fps_less_avi(path: Path, frames: int) -> None:
+    """An MJPG AVI whose headers declare no rate (dwScale/dwRate 0, no frame period)."""
+    write_video(path, frames)
+    _patch_avi(path, b"avih", 8, bytes(4))  # dwMicroSecPerFrame
+    _patch_avi(path, b"strh", 28, bytes(8))  # dwScale, dwRate of the video stream
+
+
+def write_corrupt_mjpg(path: Path, frames: int) -> None:
+    """An MJPG AVI with bytes of every third frame's entropy-coded data overwritten."""
+    write_video(path, frames)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(1)
+    scans = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xDA]
+    for scan in scans[::3]:
+        for pos in scan + 20 + rng.integers(0, 300, 40):
+            data[pos] = int(rng.integers(0, 255))
+    path.write_bytes(bytes(data))
+
+
+def test_variable_frame_rate_is_reported() -> None:
+    # Container clocks of a phone video: 30 fps nominal, intervals between 20 and 60 ms.
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.choice([0.02, 1 / 30, 0.06], size=300, p=[0.2, 0.6, 0.2]))
+    (problem,) = timestamp_problems(times, 30.0)
+    assert problem.startswith("variable frame rate: frame intervals 20.0–60.0 ms")
+
+
+class _Clock:
+    """A stand-in for cv2.VideoCapture that reports a fixed container time."""
+
+    def __init__(self, msec: float) -> None:
+        self.msec = msec
+
+    def get(self, prop: int) -> float:
+        assert prop == cv2.CAP_PROP_POS_MSEC
+        return self.msec
+
+
+def test_container_times_are_snapped_to_the_nominal_grid_only_when_on_it() -> None:
+    from distraction.datasets import _frame_time
+
+    # MKV keeps whole milliseconds: 2/30 s is stored as 67 ms, and read back as 2/30.
+    assert _frame_time(_Clock(67.0), 2, 30.0, True) == 2 / 30
+    assert _frame_time(_Clock(0.0), 0, 30.0, True) == 0.0
+    # A frame 15 ms late keeps its real time, so the variable rate shows.
+    assert _frame_time(_Clock(81.7), 2, 30.0, True) == pytest.approx(0.0817)
+    # No container time (0 after the first frame): the nominal time.
+    assert _frame_time(_Clock(0.0), 5, 30.0, True) == 5 / 30
+    # The fps option overrides the container's clock.
+    assert _frame_time(_Clock(81.7), 2, 30.0, False) == 2 / 30
+
+
+def test_avi_without_frame_rate_is_refused(tmp_path: Path) -> None:
+    video = tmp_path / "s01" / "rest.avi"
+    write_fps_less_avi(video, 90)
+    assert cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS) == 25.0  # FFmpeg's guess
+    loader, recording = only_recording(tmp_path)
+    (problem,) = check_recording(loader, recording)
+    assert str(problem) == (
+        f"{video}: video container declares no frame rate (FFmpeg would assume 25 fps); "
+        "give the dataset's frame rate (loader option fps)"
+    )
+    with pytest.raises(InputError, match="declares no frame rate"):
+        prepare_recording(loader, recording, tmp_path / "out.zarr")
+    # The dataset may give the rate instead.
+    loader = get_loader("generic", "d", tmp_path, fps=30.0)
+    assert check_recording(loader, recording) == []
+
+
+def test_corrupt_mjpeg_is_refused_in_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    video = tmp_path / "s01" / "rest.avi"
+    write_corrupt_mjpg(video, 90)
+    loader, recording = only_recording(tmp_path)
+    assert loader.frame_count(recording) == 90
+    capfd.readouterr()
+    (problem,) = check_recording(loader, recording)
+    assert problem.path == video
+    assert problem.message.startswith("decoder reported ")
+    assert "(corrupt frame data), first: [mjpeg]" in problem.message
+    assert "\n" not in problem.message
+    store = tmp_path / "out.zarr"
+    with pytest.raises(InputError, match=r"rest\.avi: decoder reported \d+ errors") as caught:
+        prepare_recording(loader, recording, store)
+    assert "\n" not in str(caught.value)
+    assert not (store / "prepared").exists()
+    # The decoder's own messages did not reach the terminal.
+    assert "mjpeg" not in capfd.readouterr().err
+
+
+def test_validate_cli_lists_bad_videos_one_line_each(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write_video(root / "s01" / "ok.avi", 90)
+    write_fps_less_avi(root / "s02" / "nofps.avi", 90)
+    write_corrupt_mjpg(root / "s03" / "corrupt.avi", 90)
+    result = subprocess.run(
+        [sys.executable, "-m", "distraction.cli", "validate", "--format=generic", f"--root={root}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3, result.stderr
+    assert lines[0].startswith(f"{root / 's02' / 'nofps.avi'}: video container declares no")
+    assert lines[1].startswith(f"{root / 's03' / 'corrupt.avi'}: decoder reported")
+    assert "validate: 2 problems in 2 of 3 recordings" in lines[2]
+
+
+def _ebml_number(data: bytes, at: int, *, keep_marker: bool) -> tuple[int, int]:
+    """An EBML element ID (``keep_marker``) or size (variable-length integer) at ``at``."""
+    length = 1
+    while length <= 8 and not data[at] & (0x80 >> (length - 1)):
+        length += 1
+    value = data[at] if keep_marker else data[at] & ((0x80 >> (length - 1)) - 1)
+    for byte in data[at + 1 : at + length]:
+        value = (value << 8) | byte
+    return value, length
+
+
+def write_variable_rate_mkv(path: Path, frames: int) -> None:
+    """An MJPG MKV at a nominal 30 fps whose block times are halved within each cluster
+    (cv2 writes clusters of two frames: 0 and 33 ms become 0 and 16 ms)."""
+    write_video(path, frames)
+    data = bytearray(path.read_bytes())
+
+    def walk(start: int, end: int) -> None:
+        at = start
+        while at < end:
+            element, id_len = _ebml_number(data, at, keep_marker=True)
+            size, size_len = _ebml_number(data, at + id_len, keep_marker=False)
+            body = at + id_len + size_len
+            if size == (1 << (7 * size_len)) - 1:  # unknown size: to the end of the parent
+                size = end - body
+            if element in (0x18538067, 0x1F43B675, 0xA0):  # Segment, Cluster, BlockGroup
+                walk(body, min(body + size, end))
+            elif element in (0xA3, 0xA1):  # SimpleBlock, Block: track, int16 time, ...
+                _, track_len = _ebml_number(data, body, keep_marker=False)
+                time_at = body + track_len
+                (time,) = struct.unpack(">h", data[time_at : time_at + 2])
+                data[time_at : time_at + 2] = struct.pack(">h", time // 2)
+            at = body + size
+
+    walk(0, len(data))
+    path.write_bytes(bytes(data))
+
+
+def test_variable_frame_rate_video_is_refused(tmp_path: Path) -> None:
+    video = tmp_path / "s01" / "rest.mkv"
+    write_variable_rate_mkv(video, 90)
+    loader, recording = only_recording(tmp_path)
+    assert loader.frame_rate(recording) == 30.0  # the container's nominal rate
+    (problem,) = check_recording(loader, recording)
+    assert str(problem).startswith(f"{video}: variable frame rate: frame intervals 16.0–")
+    store = tmp_path / "out.zarr"
+    with pytest.raises(InputError, match=r"rest\.mkv: variable frame rate"):
+        prepare_recording(loader, recording, store)
+    assert not (store / "prepared").exists()

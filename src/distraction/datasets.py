@@ -69,15 +69,27 @@ cut to the shortest. File names are matched case-insensitively. Frames at 25 fps
 
 Frames are decoded with OpenCV and converted from BGR to RGB. Images are read with
 ``cv2.imdecode`` on the file's bytes so that any path (spaces, quotes, non-ASCII) works.
+
+Frame times of a video are the container's (``CAP_PROP_POS_MSEC`` per frame), snapped to
+``index / fps`` when they lie on that grid (every constant-rate file), so a variable frame
+rate shows in the timestamps (:func:`distraction.validation.timestamp_problems`). An AVI
+that declares no frame rate (FFmpeg then assumes 25 fps) is refused unless the loader's
+``fps`` option gives it. Decoders conceal corrupt data and only say so on stderr:
+:func:`decoder_errors` captures and counts those messages while frames are decoded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import struct
+import sys
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -91,12 +103,14 @@ __all__ = [
     "FORMATS",
     "VIDEO_EXTENSIONS",
     "DatasetLoader",
+    "DecoderLog",
     "GenericLoader",
     "GroundTruth",
     "MmseLoader",
     "PureLoader",
     "Recording",
     "UbfcLoader",
+    "decoder_errors",
     "get_loader",
 ]
 
@@ -210,6 +224,150 @@ def _read_image_rgb(path: Path) -> np.ndarray:
     return _rgb(bgr, path)
 
 
+# A decoder's report on stderr: FFmpeg's "[mjpeg @ 0x55...] ..." and libjpeg's warnings
+# (OpenCV's image decoder prints those for corrupt JPEG files and still returns an image).
+_DECODER_LINE = re.compile(
+    rb"^(\[[^\]@]+ @ 0x[0-9a-fA-F]+\] |Corrupt JPEG data|Premature end of JPEG file)"
+)
+
+
+@dataclass
+class DecoderLog:
+    """Decoder messages seen while frames were decoded: their number and the first one."""
+
+    count: int = 0
+    first: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sync: Callable[[], None] | None = field(default=None, repr=False)
+
+    def sync(self) -> None:
+        """Wait until every message written so far is counted (the capture reads them in
+        a thread); after the capture has ended the count is final anyway."""
+        if self._sync is not None:
+            self._sync()
+
+    def add(self, line: bytes) -> None:
+        with self._lock:
+            if self.count == 0:
+                self.first = line.decode("utf-8", "replace").strip()
+            self.count += 1
+
+    def summary(self) -> str:
+        """One line: how many messages and the first one ('' when none)."""
+        if not self.count:
+            return ""
+        first = re.sub(r" @ 0x[0-9a-fA-F]+\]", "]", " ".join(self.first.split()))[:120]
+        return f"decoder reported {self.count} errors (corrupt frame data), first: {first}"
+
+
+_capture_lock = threading.Lock()
+_active_log: DecoderLog | None = None
+
+
+@contextlib.contextmanager
+def decoder_errors() -> Iterator[DecoderLog]:
+    """Capture the decoders' stderr messages while the block runs, and count them.
+
+    OpenCV's FFmpeg and libjpeg write straight to file descriptor 2 and conceal corrupt
+    data (a corrupt MJPEG frame still decodes), so the descriptor is pointed at a pipe;
+    decoder lines are counted and dropped (thousands for a corrupt file), every other
+    line goes on to the real stderr as it comes. Process-wide: a nested use shares the
+    outer capture.
+    """
+    global _active_log
+    with _capture_lock:
+        outer = _active_log
+        if outer is None:
+            log = _active_log = DecoderLog()
+    if outer is not None:
+        yield outer
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    marker = f"\x00distraction-sync-{os.getpid()}-{id(log)}\n".encode()
+    synced = threading.Condition()
+    seen = [0]
+
+    def sync() -> None:
+        with synced:
+            target = seen[0] + 1
+            os.write(2, marker)
+            synced.wait_for(lambda: seen[0] >= target, timeout=10)
+
+    log._sync = sync
+
+    def forward(piece: bytes) -> None:
+        try:
+            os.write(saved, piece)
+        except OSError:  # the real stderr is gone: keep draining the pipe regardless
+            pass
+
+    def pump() -> None:
+        pending = b""
+        with open(read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                pending += chunk
+                # Split after every newline or carriage return (progress bars use \r).
+                pieces = re.split(rb"(?<=[\r\n])", pending)
+                pending = pieces.pop()
+                for piece in pieces:
+                    if piece == marker:
+                        with synced:
+                            seen[0] += 1
+                            synced.notify_all()
+                    elif _DECODER_LINE.match(piece):
+                        log.add(piece)
+                    else:
+                        forward(piece)
+        if pending:
+            if _DECODER_LINE.match(pending):
+                log.add(pending)
+            else:
+                forward(pending)
+
+    thread = threading.Thread(target=pump, daemon=True, name="stderr")
+    thread.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield log
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the pump sees EOF
+        thread.join()
+        log._sync = None
+        os.close(saved)
+        with _capture_lock:
+            _active_log = None
+
+
+def _avi_declared_rate(path: Path) -> float | None:
+    """The frame rate an AVI's headers declare: 0.0 when none, None when not an AVI.
+
+    FFmpeg replaces a missing rate (``dwRate``/``dwScale`` of the video stream and
+    ``dwMicroSecPerFrame`` all zero) by 25 fps without a word; this reads the headers.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    if head[:4] != b"RIFF" or head[8:12] != b"AVI ":
+        return None
+    avih = head.find(b"avih")
+    period = struct.unpack("<I", head[avih + 8 : avih + 12])[0] if avih >= 0 else 0
+    at = 0
+    while (at := head.find(b"strh", at)) >= 0 and at + 36 <= len(head):
+        if head[at + 8 : at + 12] == b"vids":
+            scale, rate = struct.unpack("<II", head[at + 28 : at + 36])
+            if scale and rate:
+                return rate / scale
+            break
+        at += 4
+    return 1e6 / period if period else 0.0
+
+
 def _open_video(path: Path) -> cv2.VideoCapture:
     if not path.is_file():
         raise _error(path, "video file not found")
@@ -226,8 +384,12 @@ def _video_frame_rate(path: Path) -> float:
         fps = float(cap.get(cv2.CAP_PROP_FPS))
     finally:
         cap.release()
-    if not math.isfinite(fps) or fps <= 0:
-        raise _error(path, "video has no frame rate (pass fps=... to the loader)")
+    if not math.isfinite(fps) or fps <= 0 or _avi_declared_rate(path) == 0.0:
+        raise _error(
+            path,
+            "video container declares no frame rate (FFmpeg would assume 25 fps); "
+            "give the dataset's frame rate (loader option fps)",
+        )
     return fps
 
 
@@ -265,7 +427,26 @@ def _video_random_access(path: Path) -> bool:
     return fourcc in _INTRA_ONLY_FOURCCS
 
 
-def _iter_video(path: Path, fps: float, start: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+# Container times this close to ``index / fps`` are that (MKV keeps whole milliseconds).
+_GRID_TOLERANCE_S = 0.001
+
+
+def _frame_time(cap: cv2.VideoCapture, index: int, fps: float, container_times: bool) -> float:
+    """The frame's container time, or ``index / fps`` when it lies on that grid (or the
+    container has none): constant-rate files keep exact nominal times, a variable frame
+    rate shows in the times."""
+    nominal = index / fps
+    if not container_times:
+        return nominal
+    container = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+    if not math.isfinite(container) or (index > 0 and container <= 0):
+        return nominal
+    return nominal if abs(container - nominal) <= _GRID_TOLERANCE_S else container
+
+
+def _iter_video(
+    path: Path, fps: float, start: int = 0, *, container_times: bool = True
+) -> Iterator[tuple[float, np.ndarray]]:
     cap = _open_video(path)
     try:
         if start > 0 and not cap.set(cv2.CAP_PROP_POS_FRAMES, start):
@@ -280,7 +461,7 @@ def _iter_video(path: Path, fps: float, start: int = 0) -> Iterator[tuple[float,
                 landed = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1
                 if landed != start:
                     raise _error(path, f"seeking to frame {start} landed on frame {landed}")
-            yield index / fps, _rgb(bgr, path)
+            yield _frame_time(cap, index, fps, container_times), _rgb(bgr, path)
             index += 1
         if index == 0:
             raise _error(path, "cannot decode any frame")
@@ -403,7 +584,8 @@ class _BaseLoader:
 
 
 class _VideoLoader(_BaseLoader):
-    """Recordings stored as one video file; timestamps are ``index / fps``."""
+    """Recordings stored as one video file; timestamps are the container's (``index / fps``
+    for a constant rate)."""
 
     def frame_rate(self, rec: Recording) -> float:
         """Nominal frame rate: the ``fps`` option, else the container's."""
@@ -414,8 +596,12 @@ class _VideoLoader(_BaseLoader):
         return _video_frame_count(rec.source)
 
     def iter_frames(self, rec: Recording, start: int = 0) -> Iterator[tuple[float, np.ndarray]]:
-        """Stream ``(index / fps, RGB frame)`` pairs from frame ``start`` on."""
-        return _iter_video(rec.source, self.frame_rate(rec), start)
+        """Stream ``(timestamp, RGB frame)`` pairs from frame ``start`` on (the container's
+        time; ``index / fps`` when it lies on that grid, or always with the ``fps`` option,
+        which overrides the container's clock)."""
+        return _iter_video(
+            rec.source, self.frame_rate(rec), start, container_times=self.fps is None
+        )
 
     def random_access(self, rec: Recording) -> bool:
         """Whether ``iter_frames(rec, start)`` starts exactly at ``start`` cheaply

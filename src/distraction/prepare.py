@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from distraction import __version__
-from distraction.datasets import DatasetLoader, Recording
+from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
 from distraction.errors import InputError
 from distraction.preprocess import (
     Box,
@@ -234,7 +234,39 @@ def prepare_recording(
     -------
     dict
         Summary: frames, fps, seconds taken.
+
+    Raises
+    ------
+    InputError
+        Bad video or ground truth: no usable frame rate, a variable frame rate, decoder
+        errors (corrupt data, which decoders conceal), truncation, unusable ground truth.
     """
+    # The decoders' stderr messages are counted (and kept off the terminal): any one
+    # refuses the video, as the frames came from concealed corrupt data.
+    with decoder_errors() as decoder_log:
+        return _prepare_recording(
+            loader,
+            recording,
+            store,
+            decoder_log=decoder_log,
+            crop=crop,
+            chunk_frames=chunk_frames,
+            provenance=provenance,
+            threads=threads,
+        )
+
+
+def _prepare_recording(
+    loader: DatasetLoader,
+    recording: Recording,
+    store: Path,
+    *,
+    decoder_log: DecoderLog,
+    crop: str,
+    chunk_frames: int,
+    provenance: dict[str, Any] | None,
+    threads: int,
+) -> dict[str, Any]:
     started = time.perf_counter()
     fps = float(loader.frame_rate(recording))
     for problem in frame_rate_problems(fps):
@@ -363,6 +395,9 @@ def prepare_recording(
             problems.append(
                 f"truncated or corrupted: {expected} frames announced, {decoded} decode"
             )
+        decoder_log.sync()
+        if decoder_log.count:
+            problems.append(decoder_log.summary())
         for problem in problems:
             raise InputError(f"{recording.source}: {problem}")
         # Second pass: standardise in place, one chunk at a time (DeepPhys: the motion

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from distraction.datasets import DatasetLoader, GroundTruth, Recording
+from distraction.datasets import DatasetLoader, GroundTruth, Recording, decoder_errors
 from distraction.errors import InputError
 
 # A frame interval further than this fraction from the nominal one counts as irregular.
@@ -138,21 +138,25 @@ def check_recording(
     def at(path: Path | None, messages: list[str]) -> list[Problem]:
         return [Problem(path or source, m) for m in messages]
 
-    try:
-        fps = float(loader.frame_rate(recording))
-    except InputError as exc:
-        return [Problem(source, str(exc).removeprefix(f"{source}: "))]
-    problems = at(source, frame_rate_problems(fps))
-    if problems:
-        return problems
-    timestamps: list[float] = []
-    try:
-        announced = loader.frame_count(recording)
-        for timestamp, _ in loader.iter_frames(recording):
-            timestamps.append(timestamp)
-    except InputError as exc:
-        problems.append(Problem(source, str(exc).removeprefix(f"{source}: ")))
-        return problems
+    # The decoders' own stderr messages (thousands for a corrupt file) are counted and
+    # summarised in one problem instead of burying the report.
+    with decoder_errors() as decoder_log:
+        try:
+            fps = float(loader.frame_rate(recording))
+        except InputError as exc:
+            return [Problem(source, str(exc).removeprefix(f"{source}: "))]
+        problems = at(source, frame_rate_problems(fps))
+        if problems:
+            return problems
+        timestamps: list[float] = []
+        try:
+            announced = loader.frame_count(recording)
+            for timestamp, _ in loader.iter_frames(recording):
+                timestamps.append(timestamp)
+        except InputError as exc:
+            problems.append(Problem(source, str(exc).removeprefix(f"{source}: ")))
+    if problems:  # unreadable: the decoders' count (final once the capture ended) and stop
+        return problems + at(source, [decoder_log.summary()] if decoder_log.count else [])
     if len(timestamps) < announced:
         problems += at(
             source,
@@ -160,6 +164,8 @@ def check_recording(
         )
     problems += at(source, timestamp_problems(timestamps, fps))
     problems += at(source, length_problems(len(timestamps), fps, min_duration_s))
+    if decoder_log.count:
+        problems += at(source, [decoder_log.summary()])
     try:
         ground_truth = loader.read_ground_truth(recording)
     except InputError as exc:
