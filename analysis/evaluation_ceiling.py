@@ -26,14 +26,15 @@ METHODS = ("can", "denoised")
 
 def evaluate_store(store: Path, task: str) -> dict[str, list[tuple[float, float]]]:
     """(absolute rate error, SNR) per window for the truth waveform, CAN and denoised."""
+    from distraction.evaluate import EVALUATION_SHORTFALL_S, method_signals
     from distraction.metrics import window_metrics
-    from distraction.stages import EVALUATION_SHORTFALL_S, method_signals, task_settings
+    from distraction.settings import task_settings
     from distraction.store import open_group
 
-    settings = task_settings(task)
+    settings = task_settings(task, methods=METHODS)
     corruption = open_group(store, f"corruption_{task}")
     truth = np.nan_to_num(corruption[f"truth_{settings.waveform}"].values)
-    signals = {"truth": truth, **method_signals(store, task, settings, list(METHODS))}
+    signals = {"truth": truth, **method_signals(store, settings)}
     result = {}
     for name, signal in signals.items():
         rows = window_metrics(

@@ -2,7 +2,7 @@
 
 Builds ``distraction.models.build_can("hr")`` (random initialisation: speed does not depend
 on the weights), feeds seeded random 36x36x3 motion/appearance inputs through
-``distraction.models.predict_can`` (signal + both attention masks, as ``infer-can`` does)
+``distraction.engines.predict_can`` (signal + both attention masks, as ``infer-can`` does)
 and keeps the best of ``--repeats`` timed runs per batch size. Like the ``infer-can`` CLI, op
 determinism is enabled first (``configure_devices(seed=None, deterministic=True)``) unless
 ``--no-deterministic``. With ``--engine litert`` the same network is exported
@@ -38,21 +38,18 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from distraction.models import build_can, configure_devices, predict_can, save_model
+    from distraction.engines import predict_can
+    from distraction.models import build_can, configure_devices, save_model
 
     started = time.perf_counter()
     device = configure_devices(seed=None, deterministic=not args.no_deterministic)
     model = build_can(args.task)
     if args.engine == "litert":
-        from distraction.litert import export_litert, load_litert, predict_can_litert
+        from distraction.litert import export_litert, load_litert
 
         scratch = Path(tempfile.mkdtemp(prefix="bench_can_"))
         export_litert(save_model(model, scratch / "can.keras"), scratch / "can.tflite")
-        model, predict_can, device = (
-            load_litert(scratch / "can.tflite"),
-            predict_can_litert,
-            "CPU (litert)",
-        )
+        model, device = load_litert(scratch / "can.tflite"), "CPU (litert)"
     rng = np.random.default_rng(0)
     shape = (args.frames, 36, 36, 3)
     motion = rng.standard_normal(shape, dtype=np.float32)

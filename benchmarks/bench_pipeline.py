@@ -40,12 +40,7 @@ from pathlib import Path
 
 from _common import REPO, load_average, print_table, render_clip, write_json
 
-# Config defaults (config.yaml / workflow/schemas/config.schema.yaml) for task hr.
-BATCH = 256
-BAND = "0.7,2.5"
-LAMBDA = 50
-WINDOW_S = 30
-METHODS = "can,cancelled,denoised,green,ica,chrom,pos"
+# Every setting at the schema's default, as the workflow's defaults run it.
 
 
 def models(scratch: Path) -> tuple[Path, Path, str]:
@@ -57,7 +52,7 @@ def models(scratch: Path) -> tuple[Path, Path, str]:
 
     can, lstm = scratch / "hr_can.keras", scratch / "hr_lstm.keras"
     save_model(build_can("hr"), can)
-    save_model(build_lstm("hr"), lstm)
+    save_model(build_lstm("hr", window=60), lstm)
     return can, lstm, "random init (no shipped weights)"
 
 
@@ -124,24 +119,6 @@ def cli_commands(
                     if litert
                     else []
                 ),
-                "--batch-size",
-                str(BATCH),
-                "--inverse-mask",
-                "binary",
-                "--threshold",
-                "0.1",
-                "--band",
-                BAND,
-                "--detrend-lambda",
-                str(LAMBDA),
-                "--fs-out",
-                "30",
-                "--window",
-                "60",
-                "--stride",
-                "30",
-                "--overlap",
-                "taper",
                 "--record-failures",
             ],
         ),
@@ -156,16 +133,6 @@ def cli_commands(
                 "hr",
                 "--output",
                 str(csv),
-                "--band",
-                BAND,
-                "--detrend-lambda",
-                str(LAMBDA),
-                "--window-s",
-                str(WINDOW_S),
-                "--methods",
-                METHODS,
-                "--seed",
-                "0",
                 "--status",
                 str(csv.with_name("status.csv")),
             ],
@@ -192,10 +159,12 @@ def run_in_process(
     shutil.rmtree(store, ignore_errors=True)
     times = {}
     started = time.perf_counter()
-    from distraction import stages
     from distraction.datasets import get_loader
+    from distraction.engines import load_network
+    from distraction.evaluate import run_evaluate
+    from distraction.infer import denoise, estimate_corruption, infer_can
     from distraction.prepare import prepare_recording
-    from distraction.report import write_csv
+    from distraction.settings import task_settings
 
     if not litert:
         from distraction.models import configure_devices
@@ -203,12 +172,8 @@ def run_in_process(
         configure_devices(seed=None, deterministic=True)
     times["imports"] = time.perf_counter() - started
     can_litert, lstm_litert = litert or (None, None)
-    settings = stages.task_settings(
-        "hr",
-        band=tuple(float(v) for v in BAND.split(",")),
-        detrend_lambda=LAMBDA,
-        window_s=WINDOW_S,
-    )
+    settings = task_settings("hr")
+    batch = 256  # models.batch_size
 
     def timed(name, fn):
         t0 = time.perf_counter()
@@ -223,33 +188,18 @@ def run_in_process(
     timed("prepare", prep)
     timed(
         "infer-can",
-        lambda: stages.infer_can(store, can, "hr", batch_size=BATCH, litert_path=can_litert),
+        lambda: infer_can(store, load_network(can, can_litert, "can"), settings, batch_size=batch),
     )
     timed(
         "corruption",
-        lambda: stages.estimate_corruption(
-            store, "hr", settings, inverse_mode="binary", threshold=0.1, fs_out=30.0
-        ),
+        lambda: estimate_corruption(store, settings),
     )
     timed(
         "denoise",
-        lambda: stages.denoise(
-            store,
-            "hr",
-            lstm,
-            window=60,
-            stride=30,
-            overlap="taper",
-            batch_size=BATCH,
-            litert_path=lstm_litert,
-        ),
+        lambda: denoise(store, load_network(lstm, lstm_litert, "lstm"), settings, batch_size=batch),
     )
 
-    def evaluate():
-        result = stages.evaluate(store, "hr", settings, METHODS.split(","), seed=0)
-        write_csv(result[0] if isinstance(result, tuple) else result, csv)
-
-    timed("evaluate", evaluate)
+    timed("evaluate", lambda: run_evaluate(store, settings, csv))
     return times
 
 

@@ -37,6 +37,16 @@ def test_reference_subcommand_matches_published_table(reference_dir: Path, tmp_p
         assert table.loc[name, "rate_bpm"] == pytest.approx(rate, abs=1e-3)
         assert table.loc[name, "snr_db"] == pytest.approx(snr, abs=1e-3)
         assert table.loc[name, "waveform_mae"] == pytest.approx(wmae, abs=1e-3)
+    # The imported network's row, against an independent NumPy forward pass of its weights.
+    from test_weights_import import numpy_hr_lstm
+
+    from distraction.reference import evaluate_windowed_prediction, load_reference_inputs
+
+    sample, weights = reference_dir / "mmse_hr_sample", reference_dir / "weights" / "hr_lstm.h5"
+    xtest = load_reference_inputs(sample).xtest.astype(np.float32)
+    independent = evaluate_windowed_prediction(
+        sample, numpy_hr_lstm(weights, xtest), label="numpy"
+    ).loc["numpy"]
     imported = table.loc["imported hr_lstm.h5"]
-    assert np.isfinite(imported[["rate_bpm", "snr_db", "waveform_mae"]].astype(float)).all()
-    assert 42 <= imported["rate_bpm"] <= 150
+    for column in ("rate_bpm", "snr_db", "waveform_mae"):
+        assert imported[column] == pytest.approx(independent[column], abs=1e-3)

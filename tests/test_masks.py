@@ -48,19 +48,21 @@ def test_inverse_masks_binary_threshold_is_inclusive():
     out = inverse_masks(masks, mode="binary", threshold=0.1)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, [[[1.0, 1.0], [0.0, 0.0]]])
-    np.testing.assert_array_equal(attention_regions(masks), [[[0.0, 0.0], [1.0, 1.0]]])
+    np.testing.assert_array_equal(
+        attention_regions(masks, threshold=0.1), [[[0.0, 0.0], [1.0, 1.0]]]
+    )
 
 
 def test_inverse_masks_continuous_is_one_minus_normalised():
     masks = np.array([[[0.0, 1.0], [5.0, 10.0]]])
-    out = inverse_masks(masks, mode="continuous")
+    out = inverse_masks(masks, mode="continuous", threshold=0.1)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[[1.0, 0.9], [0.5, 0.0]]], rtol=1e-6)
 
 
 def test_inverse_masks_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode"):
-        inverse_masks(np.zeros((1, 2, 2)), mode="soft")  # type: ignore[arg-type]
+        inverse_masks(np.zeros((1, 2, 2)), mode="soft", threshold=0.1)  # type: ignore[arg-type]
 
 
 def test_corruption_traces_mean_over_all_pixels():

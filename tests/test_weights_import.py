@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import scipy.io
 
+from distraction.engines import predict_can
 from distraction.errors import InputError
 from distraction.models import (
     AttentionMaskNorm,
     build_can,
     build_lstm,
     load_model,
-    predict_can,
     save_model,
 )
 from distraction.weights_import import import_weights
@@ -190,7 +190,7 @@ def test_br_can_imports_and_predicts(weights_dir: Path) -> None:
         gate = f["model_weights/conv2d_5/conv2d_5/kernel:0"][()]
     np.testing.assert_array_equal(model.get_layer("conv2d_5").kernel.numpy(), gate)
     motion, appearance = _frames(20, 0)
-    signal, mask1, mask2 = predict_can(model, motion, appearance, batch_size=8)
+    signal, mask1, mask2 = predict_can(model, motion, appearance, 8)
     assert signal.shape == (20,) and np.all(np.isfinite(signal)) and np.std(signal) > 0
     assert mask1.shape == (20, 34, 34) and mask2.shape == (20, 15, 15)
     assert mask1.min() >= 0.0 and mask1.max() <= 1.0
@@ -203,8 +203,8 @@ def test_imported_can_saved_reloads_identically(weights_dir: Path, tmp_path: Pat
     assert isinstance(reloaded.get_layer("lambda_2"), AttentionMaskNorm)
     motion, appearance = _frames(6, 1)
     for a, b in zip(
-        predict_can(model, motion, appearance),
-        predict_can(load_model(path), motion, appearance),
+        predict_can(model, motion, appearance, 8),
+        predict_can(load_model(path), motion, appearance, 8),
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
@@ -262,7 +262,7 @@ def test_synthetic_file_round_trip_and_errors(tmp_path: Path) -> None:
 
 def test_lstm_with_other_layer_numbers_matches_in_order(tmp_path: Path) -> None:
     keras.utils.set_random_seed(6)
-    source = build_lstm("hr")
+    source = build_lstm("hr", window=60)
     renamed = {
         {"lstm_1": "lstm_7", "lstm_2": "lstm_8", "time_distributed_1": "time_distributed_4"}[
             name

@@ -90,7 +90,7 @@ def inverse_masks(
     masks: ArrayLike,
     *,
     mode: Literal["binary", "continuous"] = "binary",
-    threshold: float = 0.1,
+    threshold: float,
 ) -> NDArray[np.float32]:
     """Inverse of the attention masks: where the network does *not* look.
 
@@ -121,8 +121,8 @@ def inverse_masks(
     raise ValueError(f"mode: expected 'binary' or 'continuous', got {mode!r}")
 
 
-def attention_regions(masks: ArrayLike, *, threshold: float = 0.1) -> NDArray[np.float32]:
-    """Binary region the network attends to: ``1 - inverse_masks(masks, mode="binary")``.
+def attention_regions(masks: ArrayLike, *, threshold: float) -> NDArray[np.float32]:
+    """Binary region the network attends to: 1 minus the binary inverse mask.
 
     One region for :func:`region_traces` (the baselines use :func:`skin_pixels` instead,
     independent of any network).
@@ -210,7 +210,7 @@ def region_traces(
     """Weighted spatial mean colour of a region per frame (a true mean inside it).
 
     For the unsupervised baselines the region is the attended skin,
-    ``attention_regions(masks)`` (= 1 - the binary inverse mask).
+    ``attention_regions(masks, threshold=...)`` (= 1 - the binary inverse mask).
 
     Parameters
     ----------
