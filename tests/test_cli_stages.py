@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from distraction.cancellation import cancel_corruption
@@ -147,3 +148,21 @@ def test_breathing_is_conditioned_at_5_hz_so_the_denoiser_sees_12_s(
     # An explicit rate still wins over the task's.
     assert main(["corruption", "--store", str(store), "--task", "br", "--fs-out", "30"]) == 0
     assert open_group(store, "corruption_br").attrs["fs_out"] == 30.0
+
+
+def test_evaluation_slides_its_windows_and_compares_breathing_with_head_motion(
+    prepared_store: Path, tmp_path: Path
+) -> None:
+    store = _copy(prepared_store, tmp_path, "eval.zarr")
+    _infer_with_shipped_networks(store, "br")
+    out = tmp_path / "br.csv"
+    args = ["evaluate", "--store", str(store), "--task", "br", "--output", str(out)]
+    assert main([*args, "--window-s", "10", "--stride-s", "1"]) == 0
+    table = pd.read_csv(out)
+    # 60 samples at 5 Hz; 10-s windows (50 samples) every 1 s (5 samples) start at 0, 1, 2 s.
+    for _, rows in table.groupby("method"):
+        assert rows["window_start_s"].tolist() == [0.0, 1.0, 2.0]
+    # The colour baselines that model the pulse are not breathing methods; head motion is.
+    assert set(table["method"]) == {"can", "cancelled", "denoised", "green", "ica", "motion"}
+    # Both SNR conventions: the reference's 20·log10 of a power ratio is twice the dB value.
+    np.testing.assert_allclose(table["snr_db"], 2 * table["snr_db_conventional"], atol=1e-5)

@@ -23,6 +23,7 @@ def window_rows(video: str, method: str, pairs: list[tuple[float | None, float]]
             "true_rate": true,
             "est_rate": est,
             "snr_db": 1.0 * i,
+            "snr_db_conventional": 0.5 * i,
             "waveform_mae": 0.5,
         }
         for i, (true, est) in enumerate(pairs)
@@ -81,7 +82,14 @@ def test_summary_values_worked_by_hand(
         np.corrcoef([60, 70, 80], [62, 69, 84])[0, 1], abs=1e-6
     )
     assert summary.loc["can", "windows"] == 4 and summary.loc["can", "windows_with_truth"] == 3
+    # Bootstrap over the two subjects with truth (s01: |2|, |-1|; s02: |4|): a resample
+    # draws s01 twice (MAE 1.5, p = 1/4), each once (7/3, p = 1/2) or s02 twice (4, p = 1/4),
+    # so the 95 % interval runs from the lowest to the highest of those.
+    assert summary.loc["can", "mae_ci_low"] == pytest.approx(1.5)
+    assert summary.loc["can", "mae_ci_high"] == pytest.approx(4.0)
+    assert summary.loc["can", "subjects"] == 2
     assert summary.loc["pos", "mae"] == 0.0
+    assert summary.loc["pos", "mae_ci_low"] == summary.loc["pos", "mae_ci_high"] == 0.0
     videos = pd.read_csv(out / "videos.csv")
     s01 = videos[(videos["video"] == "s01/a") & (videos["method"] == "can")].iloc[0]
     assert s01["mae"] == pytest.approx(1.5) and s01["windows"] == 2

@@ -121,7 +121,9 @@ _TASK_FIELDS = (
     "overlap",
     "cancel_corruption",
     "window_s",
+    "stride_s",
     "methods",
+    "baseline_region",
     "seed",
 )
 
@@ -344,7 +346,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     )
     _conditioning_options(p)
     p.add_argument("--window-s", type=float, help="evaluation window in seconds (task default)")
+    p.add_argument("--stride-s", type=float, help="step between evaluation windows, s")
     p.add_argument("--methods", help="comma-separated methods (default: the schema's)")
+    p.add_argument("--baseline-region", choices=["stable_skin", "per_frame_skin"])
     p.add_argument("--seed", type=int, help="seed of FastICA")
 
 

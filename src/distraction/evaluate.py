@@ -15,16 +15,19 @@ import pandas as pd
 
 from distraction import baselines, metrics
 from distraction.cancellation import cancel_corruption
-from distraction.masks import region_traces, skin_pixels
+from distraction.masks import region_traces, skin_pixels, stable_skin_region
 from distraction.report import FAILURE_COLUMNS, write_csv
 from distraction.settings import TaskSettings
 from distraction.signals import condition_signal
 from distraction.store import open_group, upstream_failure
 
-BASELINES = ("green", "ica", "chrom", "pos")
-# POS and CHROM model the pulsatile colour change over ~1.6 s windows; they have no
-# meaning for breathing, so BR is evaluated with GREEN and ICA only.
-BR_BASELINES = ("green", "ica")
+#: The unsupervised baselines of each task. POS and CHROM model the pulsatile colour change
+#: over ~1.6 s windows and have no meaning for breathing; breathing moves the head, so BR
+#: is also compared with the head's vertical motion.
+BASELINES: dict[str, tuple[str, ...]] = {
+    "hr": ("green", "ica", "chrom", "pos"),
+    "br": ("green", "ica", "motion"),
+}
 # Frame differencing drops the last frame, so a 30.0-s clip yields 29.97 s of signal;
 # a window that short of full length is still evaluated.
 EVALUATION_SHORTFALL_S = 0.5
@@ -34,9 +37,14 @@ def _chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
     return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
 
 
-def _skin_colour_traces(store: Path, n: int, chunk: int = 512) -> np.ndarray:
-    """Mean RGB of the skin-coloured pixels per frame (the baselines' region)."""
+def _skin_colour_traces(store: Path, region: str, chunk: int = 512) -> np.ndarray:
+    """Mean RGB per frame over the colour baselines' region (``evaluation.baseline_region``):
+    one stable skin region for the clip, or the skin rule applied to each frame."""
     frames = open_group(store, "prepared")["frames"]
+    if region == "stable_skin":
+        values = frames.values
+        return region_traces(values, stable_skin_region(values), empty="frame_mean")
+    n = frames.shape[0]
     traces = np.empty((n, 3))
     for start, stop in _chunk_bounds(n, chunk):
         block = frames[start:stop].values
@@ -63,12 +71,14 @@ def method_signals(store: Path, settings: TaskSettings) -> dict[str, np.ndarray]
         ).signal
     if "denoised" in methods:
         out["denoised"] = open_group(store, f"denoised_{task}")["denoised"].values
-    allowed = BASELINES if task == "hr" else BR_BASELINES
-    skin = _skin_colour_traces(store, corruption.sizes["time"])
-    for name in methods:
-        if name not in BASELINES or name not in allowed:
-            continue
-        if name == "green":
+    wanted = [name for name in methods if name in BASELINES[task]]
+    colour = [name for name in wanted if name != "motion"]
+    skin = _skin_colour_traces(store, settings.baseline_region) if colour else None
+    for name in wanted:
+        if name == "motion":
+            frames = open_group(store, "prepared")["frames"].values
+            pulse = baselines.vertical_motion(frames, fs, band=settings.band)
+        elif name == "green":
             pulse = baselines.green(skin, fs, band=settings.band)
         elif name == "ica":
             pulse = baselines.ica(skin, fs, seed, band=settings.band)
@@ -127,6 +137,7 @@ def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[st
             band_total=settings.snr_band,
             tolerance_hz=settings.tolerance_hz,
             shortfall_s=EVALUATION_SHORTFALL_S,
+            stride_s=settings.stride_s,
         ):
             rows.append({"method": method, **row})
     frame = _window_frame(rows, identity, task)
@@ -155,7 +166,16 @@ def video_identity(store: Path) -> dict[str, str]:
 
 
 def _window_frame(rows: list[dict[str, Any]], identity: dict[str, str], task: str) -> pd.DataFrame:
-    columns = ["method", "start_s", "end_s", "true_rate", "est_rate", "snr_db", "waveform_mae"]
+    columns = [
+        "method",
+        "start_s",
+        "end_s",
+        "true_rate",
+        "est_rate",
+        "snr_db",
+        "snr_db_conventional",
+        "waveform_mae",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     frame.insert(0, "task", task)
     frame.insert(0, "recording_task", identity.get("recording_task", ""))

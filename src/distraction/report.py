@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from distraction import figures
 from distraction.atomic import atomic_path
-from distraction.metrics import summarise
+from distraction.metrics import bootstrap_mae_ci, summarise
 
 # `task` is what is measured (hr or br); `recording_task` is the dataset's own task or
 # condition label of the recording (e.g. T1 in MMSE-HR, flicker in the synthetic data).
@@ -29,6 +30,7 @@ WINDOW_COLUMNS = [
     "true_rate",
     "est_rate",
     "snr_db",
+    "snr_db_conventional",
     "waveform_mae",
 ]
 FAILURE_COLUMNS = [
@@ -75,40 +77,56 @@ def per_video(windows: pd.DataFrame) -> pd.DataFrame:
         est_rate=("est_rate", "mean"),
         mae=("abs_error", "mean"),
         snr_db=("snr_db", "mean"),
+        snr_db_conventional=("snr_db_conventional", "mean"),
         waveform_mae=("waveform_mae", "mean"),
     ).reset_index()
 
 
 SUMMARY_METRICS = [
     "mae",
+    "mae_ci_low",
+    "mae_ci_high",
     "rmse",
     "pearson_r",
     "snr_db",
+    "snr_db_conventional",
     "waveform_mae",
     "windows",
     "windows_with_truth",
+    "subjects",
 ]
+#: Resamples of the subject-level bootstrap of every MAE's 95 % interval.
+BOOTSTRAP_RESAMPLES = 2000
 
 
 def summary(
     windows: pd.DataFrame, by: Sequence[str] = ("dataset", "task", "method")
 ) -> pd.DataFrame:
-    """One row per group (default dataset × task × method): MAE, RMSE, Pearson r of the
-    rates, mean SNR, mean waveform MAE and the number of windows."""
+    """One row per group (default dataset × task × method): MAE with its 95 % interval
+    (bootstrap over subjects: each resampled subject brings all its windows), RMSE, Pearson
+    r of the rates, mean SNR (the reference's 20·log10 of a power ratio, and conventional
+    dB), mean waveform MAE, and the numbers of windows and subjects."""
     keys = list(by)
     rows: list[dict[str, Any]] = []
     for values, group in windows.groupby(keys, sort=True):
-        stats = summarise(group["true_rate"].to_numpy(float), group["est_rate"].to_numpy(float))
+        true, est = group["true_rate"].to_numpy(float), group["est_rate"].to_numpy(float)
+        stats = summarise(true, est)
+        subjects = (group["dataset"] + ":" + group["subject"].fillna("")).to_numpy()
+        low, high = bootstrap_mae_ci(est - true, subjects, n_resamples=BOOTSTRAP_RESAMPLES)
         rows.append(
             {
                 **dict(zip(keys, values, strict=True)),
                 "mae": stats["mae"],
+                "mae_ci_low": low,
+                "mae_ci_high": high,
                 "rmse": stats["rmse"],
                 "pearson_r": stats["pearson_r"],
                 "snr_db": group["snr_db"].mean(),
+                "snr_db_conventional": group["snr_db_conventional"].mean(),
                 "waveform_mae": group["waveform_mae"].mean(),
                 "windows": len(group),
                 "windows_with_truth": int(stats["n"]),
+                "subjects": len(set(subjects[np.isfinite(true) & np.isfinite(est)])),
             }
         )
     return pd.DataFrame(rows, columns=[*keys, *SUMMARY_METRICS])

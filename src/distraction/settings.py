@@ -71,8 +71,11 @@ class TaskSettings:
     cancel_corruption
         Whether the denoising stage cancels what the traces explain first
         (``denoise.cancel_corruption.<task>``).
-    window_s, methods
-        Evaluation windows (``evaluation.<task>_window_s``) and evaluated methods.
+    window_s, stride_s
+        Length of the sliding evaluation windows and the step between their starts
+        (``evaluation.<task>_window_s``, ``evaluation.<task>_stride_s``).
+    methods, baseline_region
+        Evaluated methods and the pixels the colour baselines average.
     seed
         Seed of everything random (``seed``; FastICA in the evaluation).
     """
@@ -88,7 +91,9 @@ class TaskSettings:
     overlap: Literal["taper", "overwrite"]
     cancel_corruption: bool
     window_s: float
+    stride_s: float
     methods: tuple[str, ...]
+    baseline_region: Literal["stable_skin", "per_frame_skin"]
     seed: int
 
     @property
@@ -194,7 +199,9 @@ def task_settings(
         "overlap": denoise["overlap"],
         "cancel_corruption": bool(denoise["cancel_corruption"][task]),
         "window_s": float(c["evaluation"][f"{task}_window_s"]),
+        "stride_s": float(c["evaluation"][f"{task}_stride_s"]),
         "methods": tuple(c["evaluation"]["methods"]),
+        "baseline_region": c["evaluation"]["baseline_region"],
         "seed": int(c["seed"]),
     }
     unknown = set(overrides) - set(values)
