@@ -5,7 +5,7 @@ attention masks of ``can_<task>``, the crop box of ``prepared`` and the clip's s
 (``videos/sNNN/<condition>.skin.png``, written by ``distraction synth``), and prints
 ``distraction.masks.skin_attention_ratio`` per recording and task (target: > 2 for HR).
 
-    python analysis/attention_on_skin.py results/train_synth --dataset synth_test
+    python analysis/attention_on_skin.py results/train_synth --dataset synth_validation
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="the run's results folder")
-    parser.add_argument("--dataset", default="synth_test")
+    parser.add_argument("--dataset", default="synth_validation")
     parser.add_argument("--condition", default="clean")
     parser.add_argument("--target", type=float, default=2.0, help="ratio the HR CAN must pass")
     args = parser.parse_args(argv)

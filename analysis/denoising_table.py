@@ -3,7 +3,7 @@
     snakemake --cores 2 --configfile workflow/configs/train_synth.yaml
     python analysis/denoising_table.py results/train_synth/reports/summary_by_recording_task.csv
 
-Prints, per task and condition of the held-out subjects (dataset synth_test), MAE, RMSE, r,
+Prints, per task and condition of the held-out subjects (dataset synth_validation), MAE, RMSE, r,
 mean SNR and waveform MAE of every method, and checks the targets of the denoising stage under
 the corruption inside the task's band (HR: ``flicker``, 0.7-2.5 Hz; BR: ``slow_flicker``,
 0.1-0.45 Hz, and ``illumination``, whose drifts, steps and moving light fall in the breathing
@@ -77,7 +77,7 @@ def targets(table: pd.DataFrame, task: str) -> list[tuple[str, bool]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("summary", type=Path, help="summary_by_recording_task.csv")
-    parser.add_argument("--dataset", default="synth_test", help="held-out dataset")
+    parser.add_argument("--dataset", default="synth_validation", help="held-out dataset")
     args = parser.parse_args(argv)
     table = pd.read_csv(args.summary)
     table = table[table["dataset"] == args.dataset]

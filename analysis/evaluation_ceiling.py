@@ -1,6 +1,6 @@
 """What the contact sensor's own waveform scores under the same evaluation: the ceiling.
 
-    python analysis/evaluation_ceiling.py results/train_synth --dataset synth_test
+    python analysis/evaluation_ceiling.py results/train_synth --dataset synth_validation
 
 For every store of the dataset and each task with a ``corruption_<task>`` group, evaluates
 the conditioned ground-truth waveform (``truth_ppg`` / ``truth_resp``, as the estimates are
@@ -55,7 +55,7 @@ def evaluate_store(store: Path, task: str) -> dict[str, list[tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a run's results folder")
-    parser.add_argument("--dataset", default="synth_test")
+    parser.add_argument("--dataset", default="synth_validation")
     parser.add_argument("--tasks", nargs="+", default=["hr", "br"])
     args = parser.parse_args()
     stores = sorted((args.results / args.dataset / "stores").glob("*/*.zarr"))

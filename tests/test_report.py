@@ -118,3 +118,32 @@ def test_reports_are_byte_identical_across_runs(
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), (
             name
         )
+
+
+def test_comparisons_rank_only_where_the_interval_allows(tmp_path: Path) -> None:
+    # Six subjects; the denoised signal is 1 bpm off in every window, CAN 5 bpm off, POS
+    # 1 bpm off in half the subjects and 1.5 in the other half (ties cannot be ranked).
+    frames = []
+    for k in range(6):
+        video = f"s{k:02d}/a"
+        frames.append(window_rows(video, "denoised", [(60.0, 61.0), (70.0, 71.0)]))
+        frames.append(window_rows(video, "can", [(60.0, 65.0), (70.0, 75.0)]))
+        pos_error = 1.0 if k % 2 else 1.5
+        frames.append(window_rows(video, "pos", [(60.0, 60.0 + pos_error), (70.0, 71.0)]))
+    path = tmp_path / "w.csv"
+    write_csv(pd.concat(frames), path)
+    aggregate([path], tmp_path / "reports")
+    table = pd.read_csv(tmp_path / "reports" / "comparisons.csv").set_index("method")
+    assert table.loc["can", "mae_difference"] == pytest.approx(1.0 - 5.0)
+    # Every resample has the same paired difference (-4): the interval is that point.
+    assert table.loc["can", "ci_low"] == pytest.approx(-4.0)
+    assert table.loc["can", "ci_high"] == pytest.approx(-4.0)
+    assert table.loc["can", "ranking"] == "denoised better"
+    assert table.loc["pos", "mae_difference"] == pytest.approx(1.0 - 1.125)
+    # Drawing only subjects where POS is as good gives a difference of 0, so the interval
+    # reaches up to about 0, and the ranking follows the interval's sign, not the means.
+    low, high = table.loc["pos", ["ci_low", "ci_high"]]
+    assert low < table.loc["pos", "mae_difference"] < high <= 0
+    expected = "denoised better" if high < 0 else "no ranking"
+    assert table.loc["pos", "ranking"] == expected
+    assert table.loc["can", "subjects"] == 6 and table.loc["can", "windows"] == 12

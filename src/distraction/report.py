@@ -14,7 +14,7 @@ import pandas as pd
 
 from distraction import figures
 from distraction.atomic import atomic_path
-from distraction.metrics import bootstrap_mae_ci, summarise
+from distraction.metrics import bootstrap_mae_ci, bootstrap_mae_difference_ci, summarise
 
 # `task` is what is measured (hr or br); `recording_task` is the dataset's own task or
 # condition label of the recording (e.g. T1 in MMSE-HR, flicker in the synthetic data).
@@ -142,10 +142,78 @@ def read_failures(paths: Sequence[Path]) -> pd.DataFrame:
     return table.sort_values(["dataset", "video", "task"], ignore_index=True)
 
 
+COMPARISON_COLUMNS = [
+    "dataset",
+    "recording_task",
+    "task",
+    "reference",
+    "method",
+    "mae_reference",
+    "mae_method",
+    "mae_difference",
+    "ci_low",
+    "ci_high",
+    "windows",
+    "subjects",
+    "ranking",
+]
+
+
+def comparisons(
+    windows: pd.DataFrame,
+    reference: str = "denoised",
+    by: Sequence[str] = ("dataset", "recording_task", "task"),
+) -> pd.DataFrame:
+    """``reference`` against every other method on the same windows, per group.
+
+    The MAE difference (reference minus method) gets a paired subject-level bootstrap 95 %
+    interval; ``ranking`` says which is better only where the interval excludes 0
+    (``"<reference> better"``, ``"<method> better"``), else ``"no ranking"``.
+    """
+    keys = list(by)
+    window_keys = ["dataset", "video", "subject", "window_start_s"]
+    rows: list[dict[str, Any]] = []
+    for values, group in windows.groupby(keys, sort=True):
+        errors = group.assign(error=group["est_rate"] - group["true_rate"])
+        own = errors[errors["method"] == reference][[*window_keys, "error"]]
+        if own.empty:
+            continue
+        for method in sorted(set(errors["method"]) - {reference}):
+            other = errors[errors["method"] == method][[*window_keys, "error"]]
+            paired = own.merge(other, on=window_keys, suffixes=("_ref", "_other"))
+            paired = paired[np.isfinite(paired["error_ref"]) & np.isfinite(paired["error_other"])]
+            subjects = (paired["dataset"] + ":" + paired["subject"].fillna("")).to_numpy()
+            a, b = paired["error_ref"].abs().to_numpy(), paired["error_other"].abs().to_numpy()
+            low, high = bootstrap_mae_difference_ci(a, b, subjects, n_resamples=BOOTSTRAP_RESAMPLES)
+            ranking = "no ranking"
+            if high < 0:
+                ranking = f"{reference} better"
+            elif low > 0:
+                ranking = f"{method} better"
+            rows.append(
+                {
+                    **dict(zip(keys, values, strict=True)),
+                    "reference": reference,
+                    "method": method,
+                    "mae_reference": a.mean() if a.size else np.nan,
+                    "mae_method": b.mean() if b.size else np.nan,
+                    "mae_difference": (a.mean() - b.mean()) if a.size else np.nan,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "windows": len(paired),
+                    "subjects": len(set(subjects)),
+                    "ranking": ranking,
+                }
+            )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
 def aggregate(
     inputs: Sequence[Path], outdir: Path, *, statuses: Sequence[Path] = ()
 ) -> dict[str, int]:
-    """Build windows.csv, videos.csv, summary.csv, failures.csv and agreement plots per task."""
+    """Build windows.csv, videos.csv, summary.csv, summary_by_recording_task.csv,
+    comparisons.csv (the denoised signal against every other method, per condition),
+    failures.csv and agreement plots per task."""
     outdir = Path(outdir)
     windows = read_windows(inputs)
     write_csv(windows, outdir / "windows.csv")
@@ -153,6 +221,7 @@ def aggregate(
     write_csv(summary(windows), outdir / "summary.csv")
     by_condition = ("dataset", "recording_task", "task", "method")
     write_csv(summary(windows, by=by_condition), outdir / "summary_by_recording_task.csv")
+    write_csv(comparisons(windows), outdir / "comparisons.csv")
     write_csv(read_failures(statuses), outdir / "failures.csv")
     for task in ("hr", "br"):
         figures.plot_agreement(windows[windows["task"] == task], outdir / f"agreement_{task}.png")

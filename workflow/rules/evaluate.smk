@@ -63,6 +63,11 @@ rule aggregate:
             caption="../report/summary.rst",
             category="Tables",
         ),
+        comparisons=report(
+            f"{RESULTS}/reports/comparisons.csv",
+            caption="../report/comparisons.rst",
+            category="Tables",
+        ),
         failures=report(
             f"{RESULTS}/reports/failures.csv", caption="../report/failures.rst", category="Tables"
         ),
