@@ -40,7 +40,9 @@ def test_shipped_model_loads_in_safe_mode_with_provenance(name: str) -> None:
     provenance = json.loads((WEIGHTS / f"{name}.json").read_text())
     assert provenance["task"] == name[:2]
     assert provenance["training_recordings"]
-    assert not any("synth_validation" in r or "synth_test" in r for r in provenance["training_recordings"])
+    assert not any(
+        "synth_validation" in r or "synth_test" in r for r in provenance["training_recordings"]
+    )
     assert model.count_params() > 0
 
 
