@@ -120,3 +120,13 @@ def test_a_wrong_setting_is_named() -> None:
         config_from_json(json.dumps({"corruption": {"threshold": 2}}))
     with pytest.raises(ConfigError, match="not valid JSON"):
         config_from_json("{oops")
+
+
+def test_training_sections_name_datasets_the_stage_does_not_see() -> None:
+    # The workflow passes a training job its training section, whose dataset lists name the
+    # run's datasets; the stage has none of them and must not reject the names.
+    from distraction.settings import config_from_json
+
+    sections = {"training": {"datasets": ["tr"], "can_epochs": 3}, "seed": 4}
+    settings = training_settings("hr", config_from_json(json.dumps(sections)))
+    assert (settings.can_epochs, settings.seed) == (3, 4)

@@ -40,7 +40,11 @@ def _format_error(error: jsonschema.ValidationError) -> str:
 
 
 def validate_config(
-    config: dict[str, Any], *, source: str = "config", schema_path: Path | None = None
+    config: dict[str, Any],
+    *,
+    source: str = "config",
+    schema_path: Path | None = None,
+    check_datasets: bool = True,
 ) -> dict[str, Any]:
     """Validate a configuration in place and fill in the schema's defaults.
 
@@ -52,6 +56,9 @@ def validate_config(
         Name used in error messages (normally the config file path).
     schema_path
         JSON schema in YAML; defaults to the package's :data:`SCHEMA_PATH`.
+    check_datasets
+        Check that the training lists name configured datasets (off for the sections a
+        single stage receives, which carry no datasets).
 
     Returns
     -------
@@ -72,7 +79,8 @@ def validate_config(
     )
     if errors:
         raise ConfigError(f"{source}: {_format_error(errors[0])}")
-    check_training_datasets(config, source)
+    if check_datasets:
+        check_training_datasets(config, source)
     return config
 
 

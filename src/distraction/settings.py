@@ -152,7 +152,7 @@ def merged_config(sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config = default_config()
     if sections:
         _merge(config, {k: v for k, v in sections.items() if k != "datasets"})
-    return validate_config(config, source="settings")
+    return validate_config(config, source="settings", check_datasets=False)
 
 
 def config_from_json(text: str | None) -> dict[str, Any]:
