@@ -122,19 +122,36 @@ def litert_options(wildcards, input):
     )
 
 
-def settings_json(task, *sections):
+# Training keys the workflow turns into inputs (which recordings), not settings of a job.
+TRAINING_LISTS = ("datasets", "lstm_extra_datasets", "can_extra_datasets", "can_exclude")
+
+
+def settings_json(task, *sections, drop=()):
     """The configuration sections a job reads, as the JSON its ``--settings`` option takes.
 
-    The other task's keys are left out, so that changing them reruns none of this task's jobs.
+    The other task's keys, the training lists and the ``section.key`` names in ``drop`` are
+    left out, so that changing them reruns none of this job's runs.
     """
     other = "br" if task == "hr" else "hr"
+    dropped = {*drop, *(f"training.{key}" for key in TRAINING_LISTS)}
 
-    def own(value):
+    def own(value, path):
         if isinstance(value, dict):
-            return {k: own(v) for k, v in value.items() if k != other and not k.startswith(f"{other}_")}
+            return {
+                k: own(v, f"{path}.{k}")
+                for k, v in value.items()
+                if k != other and not k.startswith(f"{other}_") and f"{path}.{k}" not in dropped
+            }
         return value
 
-    return json.dumps({s: own(config[s]) for s in sections}, sort_keys=True, separators=(",", ":"))
+    return json.dumps({s: own(config[s], s) for s in sections}, sort_keys=True, separators=(",", ":"))
+
+
+def can_training_settings(task):
+    """The CAN training job's sections: evaluation windows only when it selects by rate."""
+    by_rate = config["training"]["can_select_by"][task] == "rate"
+    sections = ("conditioning", "training", "seed", *(("evaluation",) if by_rate else ()))
+    return settings_json(task, *sections, drop=("training.lstm_epochs",))
 
 
 def status_files(wildcards):

@@ -13,7 +13,7 @@ rule train_can:
         sidecar=f"{RESULTS}/training/{{task}}/can.json",
     params:
         stores=lambda w, input: [os.path.dirname(p) for p in input.prepared],
-        settings=lambda w: settings_json(w.task, "conditioning", "evaluation", "training", "seed"),
+        settings=lambda w: can_training_settings(w.task),
     threads: 2
     resources:
         gpu=1,
@@ -39,7 +39,13 @@ rule train_lstm:
     params:
         stores=lambda w, input: [os.path.dirname(p) for p in input.prepared],
         settings=lambda w: settings_json(
-            w.task, "conditioning", "corruption", "denoise", "training", "seed"
+            w.task,
+            "conditioning",
+            "corruption",
+            "denoise",
+            "training",
+            "seed",
+            drop=("training.can_epochs", "training.can_select_by"),
         ),
     threads: 2
     resources:
