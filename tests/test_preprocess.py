@@ -68,5 +68,5 @@ def test_face_crop_falls_back_to_the_centre_without_a_face() -> None:
     from distraction.prepare import choose_crop
 
     blank = np.full((120, 160, 3), 128, dtype=np.uint8)
-    assert choose_crop(blank, "face") == ((20, 0, 120), "centre (no face found)")
-    assert choose_crop(blank, "centre") == ((20, 0, 120), "centre")
+    assert choose_crop(blank, "face", 1.6) == ((20, 0, 120), "centre (no face found)")
+    assert choose_crop(blank, "centre", 1.6) == ((20, 0, 120), "centre")

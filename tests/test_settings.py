@@ -90,8 +90,12 @@ def test_command_line_defaults_equal_the_schema() -> None:
     for command in ("infer", "infer-can", "denoise"):
         assert _default(command, "batch_size") == SCHEMA["models"]["batch_size"]
         assert _default(command, "engine") == SCHEMA["models"]["engine"]
-    assert _default("prepare", "crop") == SCHEMA["prepare"]["crop"]
-    assert _default("prepare", "chunk_frames") == SCHEMA["prepare"]["chunk_frames"]
+    from distraction.settings import prepare_settings
+
+    prepare = prepare_settings()
+    for key in ("crop", "chunk_frames", "detect_every", "face_scale", "track_smoothing_s"):
+        assert getattr(prepare, key) == SCHEMA["prepare"][key]
+    assert _default("prepare", "crop") is None and _default("prepare", "chunk_frames") is None
     assert _default("synth", "seed") == SCHEMA["seed"]
     # Options that override a setting have no default of their own: the schema's applies.
     for command in ("infer", "evaluate", "train-can", "train-lstm"):

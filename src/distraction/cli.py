@@ -183,8 +183,9 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="dataset", help="dataset name used in outputs")
     p.add_argument("--recording", required=True, help="recording id, e.g. s01/clean")
     p.add_argument("--store", type=Path, required=True, help="the video's Zarr store")
-    p.add_argument("--crop", choices=["centre", "face"], default=DEFAULTS["prepare"]["crop"])
-    p.add_argument("--chunk-frames", type=int, default=DEFAULTS["prepare"]["chunk_frames"])
+    _settings_option(p)
+    p.add_argument("--crop", choices=["auto", "track", "face", "centre"])
+    p.add_argument("--chunk-frames", type=int)
     p.add_argument(
         "--threads",
         type=int,
@@ -202,15 +203,18 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
 )
 def run_prepare(args: argparse.Namespace) -> str:
     from distraction.prepare import prepare_job
+    from distraction.settings import config_from_json, prepare_settings
 
+    settings = prepare_settings(
+        config_from_json(args.settings), crop=args.crop, chunk_frames=args.chunk_frames
+    )
     return prepare_job(
         args.format,
         args.root,
         args.dataset,
         args.recording,
         args.store,
-        crop=args.crop,
-        chunk_frames=args.chunk_frames,
+        settings=settings,
         threads=args.threads,
         record_failures=args.record_failures,
     )

@@ -14,18 +14,18 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from distraction import __version__
 from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
 from distraction.errors import InputError
+from distraction.facetrack import FaceTrack, detect_faces, face_detector, track_faces
 from distraction.preprocess import (
     Box,
     RunningMoments,
@@ -35,6 +35,7 @@ from distraction.preprocess import (
     normalised_difference,
     resample_series,
 )
+from distraction.settings import PrepareSettings, prepare_settings
 from distraction.store import GroupWriter
 from distraction.validation import (
     frame_rate_problems,
@@ -91,26 +92,20 @@ def prefetched(items: Iterable[T], depth: int = 32) -> Iterator[T]:
 
 def detect_face_box(frame: np.ndarray) -> tuple[int, int, int, int] | None:
     """Largest frontal face found by OpenCV's bundled Haar cascade, or None."""
-    cascade_path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-    detector = cv2.CascadeClassifier(str(cascade_path))
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    min_side = max(24, min(grey.shape) // 8)
-    faces = detector.detectMultiScale(
-        grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
-    )
+    faces = detect_faces(face_detector(), frame)
     if len(faces) == 0:
         return None
-    x, y, w, h = max(faces, key=lambda f: int(f[2]) * int(f[3]))
-    return int(x), int(y), int(w), int(h)
+    x, y, w, h = (round(float(v)) for v in faces[0, :4])
+    return x, y, w, h
 
 
-def choose_crop(frame: np.ndarray, method: str) -> tuple[Box, str]:
-    """Crop box for a video, decided on its first frame."""
+def choose_crop(frame: np.ndarray, method: str, face_scale: float) -> tuple[Box, str]:
+    """Crop box for a video, decided on its first frame (``face`` or ``centre``)."""
     height, width = frame.shape[:2]
     if method == "face":
         face = detect_face_box(frame)
         if face is not None:
-            return face_square_box(face, height, width), "face"
+            return face_square_box(face, height, width, face_scale), "face"
         log.warning("no face found on the first frame; using the centre square")
         return centre_square_box(height, width), "centre (no face found)"
     return centre_square_box(height, width), "centre"
@@ -127,17 +122,22 @@ def _check_shape(recording: Recording, index: int, frame: np.ndarray, shape: tup
         )
 
 
+def _box(boxes: Sequence[Box], index: int) -> Box:
+    """The crop of frame ``index``: one box for every frame, or one per frame."""
+    return boxes[min(index, len(boxes) - 1)]
+
+
 def _resized(
     frames: Iterable[tuple[float, np.ndarray]],
     recording: Recording,
-    box: Box,
+    boxes: Sequence[Box],
     shape: tuple,
     start: int = 0,
 ) -> Iterator[ResizedFrame]:
     """``(timestamp, 36×36, 34×34 crop)`` of ``frames``, numbered from ``start``."""
     for index, (timestamp, frame) in enumerate(frames, start):
         _check_shape(recording, index, frame, shape)
-        yield (float(timestamp), *crop_resize(frame, box, CAN_SIZE, FRAME_SIZE))
+        yield (float(timestamp), *crop_resize(frame, _box(boxes, index), CAN_SIZE, FRAME_SIZE))
 
 
 def _close(frames: Iterable[Any]) -> None:
@@ -150,7 +150,7 @@ def _close(frames: Iterable[Any]) -> None:
 def resized_in_parallel(
     loader: DatasetLoader,
     recording: Recording,
-    box: Box,
+    boxes: Sequence[Box],
     shape: tuple,
     frame_count: int,
     *,
@@ -176,7 +176,7 @@ def resized_in_parallel(
         # islice stops before decoding the next block's first frame.
         block = frames if stop is None else itertools.islice(frames, stop - start)
         try:
-            return list(_resized(block, recording, box, shape, start))
+            return list(_resized(block, recording, boxes, shape, start))
         finally:
             _close(frames)
 
@@ -204,9 +204,10 @@ def prepare_recording(
     store: Path,
     *,
     crop: str = "centre",
-    chunk_frames: int = 256,
+    chunk_frames: int | None = None,
     provenance: dict[str, Any] | None = None,
     threads: int = 2,
+    settings: PrepareSettings | None = None,
 ) -> dict[str, Any]:
     """Decode one recording and write the ``prepared`` group of its store.
 
@@ -219,9 +220,14 @@ def prepare_recording(
     store
         Path of the video's Zarr store (``<recording>.zarr``).
     crop
-        ``"centre"`` (centre square, as the original CAN) or ``"face"``.
+        ``"centre"`` (centre square, as the original CAN), ``"face"`` (the face of the
+        first frame) or ``"track"`` (the face tracked through the video:
+        :func:`distraction.facetrack.track_faces`; its box, confidence and whether it was
+        found are stored per frame). The workflow's choice is ``prepare.crop``.
     chunk_frames
-        Frames per Zarr chunk and per processing block.
+        Frames per Zarr chunk and per processing block (default: ``settings``').
+    settings
+        Chunk length, tracking and face-scale settings (default: the schema's).
     provenance
         Extra attributes recorded in the group (e.g. config hash).
     threads
@@ -243,6 +249,7 @@ def prepare_recording(
     """
     # The decoders' stderr messages are counted (and kept off the terminal): any one
     # refuses the video, as the frames came from concealed corrupt data.
+    settings = settings or prepare_settings()
     with decoder_errors() as decoder_log:
         return _prepare_recording(
             loader,
@@ -250,10 +257,70 @@ def prepare_recording(
             store,
             decoder_log=decoder_log,
             crop=crop,
-            chunk_frames=chunk_frames,
+            chunk_frames=chunk_frames or settings.chunk_frames,
             provenance=provenance,
             threads=threads,
+            settings=settings,
         )
+
+
+def _write_track(writer: GroupWriter, track: FaceTrack, boxes: Sequence[Box], n: int) -> None:
+    """The tracked face and the crop of each of the ``n`` prepared frames."""
+    writer.coord("box", ["x", "y", "w", "h"])
+    writer.coord("square", ["x0", "y0", "side"])
+    writer.create(
+        "face_box",
+        ["time", "box"],
+        (n, 4),
+        np.float32,
+        chunk_len=max(n, 1),
+        data=track.boxes[:n],
+        attrs={"description": "tracked face box (pixels of the decoded frame), smoothed"},
+    )
+    writer.create(
+        "face_confidence",
+        ["time"],
+        (n,),
+        np.float32,
+        chunk_len=max(n, 1),
+        data=track.confidence[:n],
+        attrs={"description": "confidence of the detection the box comes from"},
+    )
+    writer.create(
+        "face_found",
+        ["time"],
+        (n,),
+        np.uint8,
+        chunk_len=max(n, 1),
+        data=track.found[:n].astype(np.uint8),
+        attrs={"description": "1: the last detection found the face; 0: box kept from before"},
+    )
+    writer.create(
+        "crop_box",
+        ["time", "square"],
+        (n, 3),
+        np.int32,
+        chunk_len=max(n, 1),
+        data=np.asarray([_box(boxes, i) for i in range(n)], dtype=np.int32),
+        attrs={"description": "square crop x0, y0, side of each frame"},
+    )
+
+
+def _track(loader: DatasetLoader, recording: Recording, settings: PrepareSettings) -> FaceTrack:
+    """The face of every frame (a first decoding pass); no face at all is bad input."""
+    fps = float(loader.frame_rate(recording))
+    frames = loader.iter_frames(recording)
+    try:
+        track = track_faces(
+            (frame for _, frame in frames),
+            detect_every=settings.detect_every,
+            smoothing_frames=max(1, round(settings.track_smoothing_s * fps)),
+        )
+    finally:
+        _close(frames)
+    if track is None:
+        raise InputError(f"{recording.source}: no face found in any frame")
+    return track
 
 
 def _prepare_recording(
@@ -266,8 +333,10 @@ def _prepare_recording(
     chunk_frames: int,
     provenance: dict[str, Any] | None,
     threads: int,
+    settings: PrepareSettings,
 ) -> dict[str, Any]:
     started = time.perf_counter()
+    track = _track(loader, recording, settings) if crop == "track" else None
     fps = float(loader.frame_rate(recording))
     for problem in frame_rate_problems(fps):
         raise InputError(f"{recording.source}: {problem}")
@@ -336,22 +405,38 @@ def _prepare_recording(
         if first is None:
             _close(source)
         else:
-            box, crop_used = choose_crop(first[1], crop)
             shape = first[1].shape
+            if track is None:
+                box, crop_used = choose_crop(first[1], crop, settings.face_scale)
+                boxes: Sequence[Box] = [box]
+                writer.group.attrs["crop_box_xy_side"] = list(box)
+            else:
+                boxes = [
+                    face_square_box(
+                        tuple(round(float(v)) for v in face),  # type: ignore[arg-type]
+                        shape[0],
+                        shape[1],
+                        settings.face_scale,
+                    )
+                    for face in track.boxes
+                ]
+                crop_used = "track"
+                writer.group.attrs.update(
+                    {
+                        "detect_every": settings.detect_every,
+                        "face_scale": settings.face_scale,
+                        "track_smoothing_s": settings.track_smoothing_s,
+                    }
+                )
             writer.group.attrs.update(
-                {
-                    "crop_method": crop_used,
-                    "crop_box_xy_side": list(box),
-                    "frame_height": shape[0],
-                    "frame_width": shape[1],
-                }
+                {"crop_method": crop_used, "frame_height": shape[0], "frame_width": shape[1]}
             )
             if threads > 1 and expected > chunk_frames and loader.random_access(recording):
                 _close(source)
                 resized = resized_in_parallel(
                     loader,
                     recording,
-                    box,
+                    boxes,
                     shape,
                     expected,
                     workers=threads,
@@ -361,7 +446,7 @@ def _prepare_recording(
                 # One decoding thread; this one crops and resizes (balances two cores).
                 stream = itertools.chain([first], source)
                 resized = _resized(
-                    prefetched(stream) if threads > 1 else stream, recording, box, shape
+                    prefetched(stream) if threads > 1 else stream, recording, boxes, shape
                 )
         progress = tqdm(
             resized,
@@ -413,6 +498,8 @@ def _prepare_recording(
         frame_times = np.asarray(times)
         writer.coord("time", frame_times, attrs={"units": "s", "description": "frame timestamp"})
         writer.coord("channel", list(CHANNELS))
+        if track is not None:
+            _write_track(writer, track, boxes, n)
         ground_truth = loader.read_ground_truth(recording)
         present: list[str] = []
         if ground_truth is not None:
@@ -448,8 +535,7 @@ def prepare_job(
     recording_id: str,
     store: Path,
     *,
-    crop: str,
-    chunk_frames: int,
+    settings: PrepareSettings,
     threads: int,
     record_failures: bool = False,
 ) -> str:
@@ -465,14 +551,15 @@ def prepare_job(
     try:
         loader = get_loader(fmt, dataset, root)
         rec = loader.recording(recording_id)
+        crop = settings.crop_for(fmt)
         summary = prepare_recording(
             loader,
             rec,
             store,
             crop=crop,
-            chunk_frames=chunk_frames,
-            provenance={"format": fmt, "crop_requested": crop},
+            provenance={"format": fmt, "crop_requested": settings.crop},
             threads=threads,
+            settings=settings,
         )
     except InputError as exc:
         if not record_failures:

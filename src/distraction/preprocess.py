@@ -20,9 +20,7 @@ def centre_square_box(height: int, width: int) -> Box:
     return ((width - side) // 2, (height - side) // 2, side)
 
 
-def face_square_box(
-    face: tuple[int, int, int, int], height: int, width: int, scale: float = 1.6
-) -> Box:
+def face_square_box(face: tuple[int, int, int, int], height: int, width: int, scale: float) -> Box:
     """Square box centred on a detected face, enlarged by ``scale`` and clipped to the frame.
 
     Enlarging keeps some background inside the crop: inverse attention needs

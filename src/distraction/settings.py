@@ -21,10 +21,12 @@ from distraction.errors import ConfigError
 
 __all__ = [
     "TASKS",
+    "PrepareSettings",
     "TaskSettings",
     "TrainingSettings",
     "config_from_json",
     "merged_config",
+    "prepare_settings",
     "task_settings",
     "training_settings",
 ]
@@ -115,6 +117,41 @@ class TaskSettings:
     def tolerance_hz(self) -> float:
         """Half-width of the SNR's signal bands, Hz."""
         return _MEASURES[self.task]["tolerance_hz"]
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """How a video is decoded into its store (``prepare.*``)."""
+
+    crop: Literal["auto", "track", "face", "centre"]
+    chunk_frames: int
+    detect_every: int
+    face_scale: float
+    track_smoothing_s: float
+
+    def crop_for(self, fmt: str) -> str:
+        """The crop of a dataset format: ``auto`` is ``centre`` for synthetic data (centred
+        faces, as the shipped networks were trained on) and ``track`` for recordings."""
+        if self.crop != "auto":
+            return self.crop
+        return "centre" if fmt == "synth" else "track"
+
+
+def prepare_settings(config: Mapping[str, Any] | None = None, **overrides: Any) -> PrepareSettings:
+    """The preparation settings from a validated configuration (default: the schema's)."""
+    c = (merged_config() if config is None else config)["prepare"]
+    values: dict[str, Any] = {
+        "crop": c["crop"],
+        "chunk_frames": int(c["chunk_frames"]),
+        "detect_every": int(c["detect_every"]),
+        "face_scale": float(c["face_scale"]),
+        "track_smoothing_s": float(c["track_smoothing_s"]),
+    }
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return PrepareSettings(**values)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ rule prepare:
         format=lambda w: config["datasets"][w.dataset]["format"],
         root=lambda w: dataset_root(w.dataset),
         store=lambda w: store_path(w.dataset, w.recording),
-        crop=config["prepare"]["crop"],
-        chunk_frames=config["prepare"]["chunk_frames"],
+        settings=json.dumps({"prepare": config["prepare"]}, sort_keys=True, separators=(",", ":")),
     threads: 2
     log:
         f"{RESULTS}/logs/{{dataset}}/prepare/{{recording}}.log",
@@ -20,6 +19,6 @@ rule prepare:
     shell:
         "distraction prepare --format {params.format} --root {params.root:q} "
         "--dataset {wildcards.dataset:q} --recording {wildcards.recording:q} "
-        "--store {params.store:q} --crop {params.crop} --chunk-frames {params.chunk_frames} "
+        "--store {params.store:q} --settings {params.settings:q} "
         "--threads {threads} --record-failures "
         "2> {log:q}"

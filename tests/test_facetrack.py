@@ -1,0 +1,118 @@
+"""Face tracking in preparation: the box follows a moving rendered face, a lost face keeps the
+last box, and a video without a face fails with one line naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from distraction import synth
+from distraction.datasets import get_loader
+from distraction.errors import InputError
+from distraction.facetrack import _iou, face_detector, track_faces
+from distraction.prepare import prepare_recording
+from distraction.settings import prepare_settings
+from distraction.store import open_group
+
+WIDTH, HEIGHT, FPS = 320, 240, 30.0
+
+
+def _rendered(subject: int, condition: str, seconds: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames of a rendered clip and the true face box (x, y, w, h) of each frame: the face
+    ellipse's bounding box, moved with the head and the camera."""
+    identity = synth.make_identity(subject, 0)
+    physiology = synth.simulate_physiology(seconds, 100.0, 5)
+    corruption = synth.CONDITIONS[condition]
+    frames = list(
+        synth.render_frames(
+            identity, physiology, corruption, width=WIDTH, height=HEIGHT, fps=FPS, seed=9
+        )
+    )
+    dynamics = synth.scene_dynamics(
+        identity, physiology, corruption, width=WIDTH, height=HEIGHT, fps=FPS, seed=9
+    )
+    height = identity.face_height * HEIGHT
+    width = height * identity.face_aspect
+    cx, cy = identity.face_center[0] * WIDTH, identity.face_center[1] * HEIGHT
+    shift = dynamics.head_shift + dynamics.shake
+    boxes = np.column_stack(
+        [
+            cx - width / 2 + shift[:, 0],
+            cy - height / 2 + shift[:, 1],
+            np.full(len(shift), width),
+            np.full(len(shift), height),
+        ]
+    )
+    return frames, boxes[: len(frames)]
+
+
+@pytest.mark.parametrize("subject", [0, 6])
+def test_the_tracked_box_follows_a_moving_face(subject: int) -> None:
+    frames, truth = _rendered(subject, "motion", 4.0)
+    track = track_faces(frames, detect_every=5, smoothing_frames=5)
+    # The detector misses a detection now and then; the box is held over it.
+    assert track is not None and track.found.mean() >= 0.8
+    overlap = np.array([_iou(t, b[None])[0] for t, b in zip(truth, track.boxes, strict=True)])
+    # The head moves by several pixels; the box keeps up with it.
+    assert np.ptp(truth[:, 0]) > 3
+    assert overlap.min() >= 0.7, overlap.min()
+
+
+def test_a_frame_where_the_face_is_lost_keeps_the_last_box() -> None:
+    frames, _ = _rendered(0, "clean", 1.0)
+    blank = np.full_like(frames[0], 128)
+    stream = [*frames[:10], *[blank] * 10, *frames[10:20]]
+    track = track_faces(stream, detect_every=1, smoothing_frames=1)
+    assert track is not None
+    assert track.found[:10].all() and not track.found[10:20].any() and track.found[20:].all()
+    np.testing.assert_array_equal(track.boxes[10:20], np.repeat(track.boxes[9:10], 10, axis=0))
+    assert np.isfinite(track.confidence).all()
+    # Nothing to track at all: None.
+    assert track_faces([blank] * 5, detect_every=1, smoothing_frames=1) is None
+
+
+def _write_video(path: Path, frames: list[np.ndarray]) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (WIDTH, HEIGHT))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def test_preparation_tracks_the_face_and_stores_it_per_frame(tmp_path: Path) -> None:
+    frames, truth = _rendered(6, "motion", 3.0)
+    (tmp_path / "s01").mkdir()
+    _write_video(tmp_path / "s01" / "move.avi", frames)
+    loader = get_loader("generic", "d", tmp_path)
+    (recording,) = loader.list_recordings()
+    store = tmp_path / "s.zarr"
+    prepare_recording(loader, recording, store, crop="track", settings=prepare_settings())
+    prepared = open_group(store, "prepared")
+    n = prepared.sizes["time"]
+    assert prepared.attrs["crop_method"] == "track"
+    assert prepared["face_box"].shape == (n, 4) and prepared["crop_box"].shape == (n, 3)
+    assert prepared["face_found"].values.mean() >= 0.8
+    # The crop is the face box enlarged by face_scale and centred on it.
+    face, crop = prepared["face_box"].values[0], prepared["crop_box"].values[0]
+    side = prepare_settings().face_scale * max(face[2], face[3])
+    assert crop[2] == pytest.approx(side, abs=1)
+    assert crop[0] + crop[2] / 2 == pytest.approx(face[0] + face[2] / 2, abs=1)
+    boxes = prepared["face_box"].values
+    overlap = [_iou(t, b[None])[0] for t, b in zip(truth[: len(boxes)], boxes, strict=True)]
+    assert min(overlap) >= 0.7
+
+
+def test_a_video_without_a_face_fails_with_one_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(90, 110, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(40)]
+    (tmp_path / "s01").mkdir()
+    video = tmp_path / "s01" / "wall.avi"
+    _write_video(video, frames)
+    loader = get_loader("generic", "d", tmp_path)
+    (recording,) = loader.list_recordings()
+    with pytest.raises(InputError) as info:
+        prepare_recording(loader, recording, tmp_path / "s.zarr", crop="track")
+    assert str(info.value) == f"{video}: no face found in any frame"
+    assert face_detector() is not None
