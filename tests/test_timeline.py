@@ -61,3 +61,23 @@ def test_rate_series_follows_a_changing_rate() -> None:
     assert by_time[9.0]["quality_db"] > 10 and by_time[9.0]["true_rate"] is None
     # The window that straddles the change holds both rates: its quality is lower.
     assert by_time[21.0]["quality_db"] < by_time[9.0]["quality_db"] - 3
+
+
+def test_a_failed_video_gets_empty_tables_and_a_note(tmp_path) -> None:
+    import pandas as pd
+
+    from distraction.settings import task_settings
+    from distraction.store import write_failed_group
+    from distraction.timeline import HRV_COLUMNS, RATE_COLUMNS, timeline_job
+
+    store = tmp_path / "bad.zarr"
+    failure = {"failed": "cannot decode any frame", "failed_stage": "prepare", "dataset": "d"}
+    for group in ("prepared", "denoised_hr"):
+        write_failed_group(store, group, {**failure, "recording": "bad"})
+    out = {kind: tmp_path / f"bad.{kind}.csv" for kind in ("rates", "waveforms", "hrv")}
+    summary = timeline_job(store, task_settings("hr"), **out, figure=tmp_path / "bad.rates.png")
+    assert "failed: prepare failed: cannot decode any frame" in summary
+    assert list(pd.read_csv(out["rates"]).columns) == RATE_COLUMNS
+    hrv = pd.read_csv(out["hrv"])
+    assert list(hrv.columns) == HRV_COLUMNS and hrv["status"].tolist() == ["failed"]
+    assert (tmp_path / "bad.rates.png").stat().st_size > 1000

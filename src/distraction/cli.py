@@ -177,7 +177,7 @@ def run_synth(args: argparse.Namespace) -> str:
 
 def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--format", required=True, help="dataset format: generic, ubfc, pure, mmse, synth"
+        "--format", required=True, help="dataset format: generic, folder, ubfc, pure, mmse, synth"
     )
     p.add_argument("--root", type=Path, required=True, help="dataset root folder")
     p.add_argument("--dataset", default="dataset", help="dataset name used in outputs")

@@ -36,17 +36,20 @@ def find_snakefile() -> Path:
 
 
 def _link_video(video: Path, folder: Path) -> Path:
-    """Give a single video a dataset folder of its own: a link to it (and to its CSV)."""
+    """Give a single video a dataset folder of its own: a link to it (and to its CSV).
+
+    Links left there by an earlier run on another video are removed, so the run covers
+    exactly this video (the earlier results stay where they are)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for source in (video, video.with_suffix(".csv")):
-        target = folder / source.name
-        if not source.is_file():
-            continue
-        if target.is_symlink() or target.exists():
-            if target.resolve() == source.resolve():
-                continue
-            target.unlink()
-        target.symlink_to(source)
+    wanted = {s.name: s for s in (video, video.with_suffix(".csv")) if s.is_file()}
+    for entry in folder.iterdir():
+        if entry.is_symlink() and (
+            entry.name not in wanted or entry.resolve() != wanted[entry.name].resolve()
+        ):
+            entry.unlink()
+    for name, source in wanted.items():
+        if not (folder / name).is_symlink():
+            (folder / name).symlink_to(source)
     return folder
 
 
