@@ -226,7 +226,7 @@ def test_adding_a_video_runs_only_its_jobs(workflow_run: Path, tmp_path: Path) -
     shutil.copy(workflow_run / "config.yaml", tmp_path / "unused.yaml")
     config = write_config(workflow_run, datasets__te__synth__subjects=2)
     jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
-    per_video = {"synth_video", "prepare", "infer", "evaluate"}
+    per_video = {"synth_video", "prepare", "infer", "evaluate", "timeline"}
     assert jobs == {**dict.fromkeys(per_video, 1), "aggregate": 1, "all": 1}
 
 

@@ -177,7 +177,7 @@ def run_synth(args: argparse.Namespace) -> str:
 
 def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--format", required=True, help="dataset format: generic, ubfc, pure, mmse, synth"
+        "--format", required=True, help="dataset format: generic, folder, ubfc, pure, mmse, synth"
     )
     p.add_argument("--root", type=Path, required=True, help="dataset root folder")
     p.add_argument("--dataset", default="dataset", help="dataset name used in outputs")
@@ -362,6 +362,51 @@ def run_evaluate(args: argparse.Namespace) -> str:
 
     table, status = evaluate_job(args.store, task_settings_of(args), args.output, args.status)
     return f"evaluate {args.store} ({args.task}): {len(table)} rows, {status['status']}"
+
+
+def _timeline_args(p: argparse.ArgumentParser) -> None:
+    _task_options(p)
+    p.add_argument("--rates", type=Path, required=True, help="rate and quality per window CSV")
+    p.add_argument("--waveforms", type=Path, required=True, help="time, CAN, denoised CSV")
+    p.add_argument("--hrv", type=Path, required=True, help="HRV CSV (one row; HR only)")
+    p.add_argument("--figure", type=Path, help="rate over time beside the truth (PNG)")
+    _conditioning_options(p)
+
+
+@command(
+    "timeline",
+    "rate over time, quality index, HRV and waveforms of one video (no ground truth needed)",
+    _timeline_args,
+)
+def run_timeline(args: argparse.Namespace) -> str:
+    from distraction.timeline import timeline_job
+
+    return timeline_job(
+        args.store,
+        task_settings_of(args),
+        rates=args.rates,
+        waveforms=args.waveforms,
+        hrv=args.hrv,
+        figure=args.figure,
+    )
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", type=Path, metavar="VIDEO_OR_FOLDER")
+    p.add_argument("--out", type=Path, default=Path("distraction-results"), help="output folder")
+    p.add_argument("--task", choices=["hr", "br", "both"], default=DEFAULTS["task"])
+    p.add_argument("--cores", default="all", help="Snakemake's --cores (default: all)")
+
+
+@command(
+    "run",
+    "the whole workflow on a video or a folder of videos (any depth) with the defaults",
+    _run_args,
+)
+def run_run(args: argparse.Namespace) -> str:
+    from distraction.run import run_job
+
+    return run_job(args.source, args.out, args.task, cores=args.cores)
 
 
 def _aggregate_args(p: argparse.ArgumentParser) -> None:

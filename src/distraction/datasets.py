@@ -12,6 +12,17 @@ Layouts and where they come from
     root/<subject>/<task>.<avi|mp4|mkv|mov>
     root/<subject>/<task>.csv      optional; columns ``time`` (s) and any of ppg, resp, hr, br
 
+``folder`` (any folder of videos: every video under the root, at any depth)::
+
+    root/**/<name>.<avi|mp4|mkv|mov>
+    root/**/<name>.csv             optional; the generic format's columns
+
+The recording id is the video's path relative to the root without its extension
+(``clip``, ``day1/clip``); the subject is the video's parent folder (its first folder
+under the root for deeper files), or the file name's stem for a video directly in the
+root (each loose video is its own subject); the task is the stem. Hidden files and folders
+are skipped.
+
 ``ubfc`` -- UBFC-rPPG "DATASET_2". Layout from rPPG-Toolbox
 (ubicomplab/rPPG-Toolbox, ``dataset/data_loader/UBFCrPPGLoader.py``: ``RawData/subject*/vid.avi``
 and ``ground_truth.txt``); the file format from the dataset's own notes (``Dataset_info.txt``
@@ -101,9 +112,11 @@ from distraction.errors import InputError
 
 __all__ = [
     "FORMATS",
+    "LAYOUTS",
     "VIDEO_EXTENSIONS",
     "DatasetLoader",
     "DecoderLog",
+    "FolderLoader",
     "GenericLoader",
     "GroundTruth",
     "MmseLoader",
@@ -114,9 +127,17 @@ __all__ = [
     "get_loader",
 ]
 
-FORMATS: tuple[str, ...] = ("generic", "ubfc", "pure", "mmse")
+FORMATS: tuple[str, ...] = ("generic", "folder", "ubfc", "pure", "mmse")
 VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".mov")
 GROUND_TRUTH_COLUMNS: tuple[str, ...] = ("ppg", "resp", "hr", "br")
+#: The layout each format understands, one short line each (shown when none is found).
+LAYOUTS: dict[str, str] = {
+    "generic": "<root>/<subject>/<task>.<avi|mp4|mkv|mov> [+ <task>.csv]",
+    "folder": "<root>/**/<name>.<avi|mp4|mkv|mov> at any depth [+ <name>.csv]",
+    "ubfc": "<root>/<subject>/vid.avi + ground_truth.txt",
+    "pure": "<root>/<NN-MM>/<NN-MM>/Image<ns>.png + <NN-MM>.json",
+    "mmse": "<root>/first 10 subjects 2D/<F013>/<T1>/*.jpg (+ physiology text files)",
+}
 
 
 @dataclass(frozen=True)
@@ -534,6 +555,14 @@ def _parse_rows(path: Path) -> list[np.ndarray]:
     return rows
 
 
+def no_recordings_message(root: Path | str, fmt: str) -> str:
+    """``"<root>: no recordings found for dataset format '<fmt>'"``, then one line per
+    format with the layout it understands (the first line alone names the problem)."""
+    lines = [f"{root}: no recordings found for dataset format {fmt!r}; layouts understood:"]
+    lines += [f"  {name}: {layout}" for name, layout in LAYOUTS.items()]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- base classes
 
 
@@ -558,7 +587,7 @@ class _BaseLoader:
         """All recordings, sorted naturally by ``recording_id``."""
         recordings = self._scan()
         if not recordings:
-            raise _error(self.root, f"no recordings found for dataset format {self.format!r}")
+            raise InputError(no_recordings_message(self.root, self.format))
         seen: dict[str, Recording] = {}
         for rec in recordings:
             if rec.recording_id in seen:
@@ -684,6 +713,50 @@ class GenericLoader(_VideoLoader):
         return _make_ground_truth(
             path, values["time"], {c: values.get(c) for c in GROUND_TRUTH_COLUMNS}
         )
+
+
+# --------------------------------------------------------------------------- folder
+
+
+class FolderLoader(GenericLoader):
+    """Every video under ``root`` at any depth, with an optional CSV of the same stem
+    (the generic format's columns). Recording id: the relative path without extension."""
+
+    format = "folder"
+
+    def _scan(self) -> list[Recording]:
+        recordings = []
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                video = Path(folder) / name
+                if name.startswith(".") or video.suffix.lower() not in VIDEO_EXTENSIONS:
+                    continue
+                recordings.append(self.from_video(video))
+        return recordings
+
+    def from_video(self, video: Path) -> Recording:
+        """The recording of one video file under the root."""
+        relative = video.relative_to(self.root)
+        recording_id = relative.with_suffix("").as_posix()
+        subject = relative.parts[0] if len(relative.parts) > 1 else video.stem
+        csv = video.with_suffix(".csv")
+        return self._recording(
+            recording_id, subject, video.stem, video, csv if csv.is_file() else None
+        )
+
+    def recording(self, recording_id: str) -> Recording:
+        """Direct lookup of ``<relative path without extension>`` (no scan of the root)."""
+        base = self.root / recording_id
+        if recording_id and ".." not in Path(recording_id).parts:
+            found = [
+                base.with_name(base.name + ext)
+                for ext in VIDEO_EXTENSIONS
+                if base.with_name(base.name + ext).is_file()
+            ]
+            if len(found) == 1:
+                return self.from_video(found[0])
+        return _BaseLoader.recording(self, recording_id)
 
 
 # --------------------------------------------------------------------------- UBFC-rPPG
@@ -977,6 +1050,7 @@ class MmseLoader(_FrameFolderLoader):
 
 _LOADERS: dict[str, Callable[..., DatasetLoader]] = {
     "generic": GenericLoader,
+    "folder": FolderLoader,
     "ubfc": UbfcLoader,
     "pure": PureLoader,
     "mmse": MmseLoader,

@@ -154,6 +154,32 @@ def video_figures(store: Path, task: str, triptych_path: Path, waveforms_path: P
     )
 
 
+def plot_timeline(rates: pd.DataFrame, path: Path, *, task: str, title: str = "") -> None:
+    """The rate over time (the estimate's windows at their centres) beside the ground
+    truth's rate where there is one, and each window's quality index beneath."""
+    plt = _pyplot()
+
+    unit = "beats/min" if task == "hr" else "breaths/min"
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
+    time = rates["time_s"].to_numpy(float)
+    top.plot(time, rates["rate"].to_numpy(float), marker="o", ms=3, lw=1, label="estimate")
+    truth = rates["true_rate"].to_numpy(float) if "true_rate" in rates else np.array([])
+    if truth.size and np.isfinite(truth).any():
+        top.plot(time, truth, "k--", lw=1, label="ground truth")
+    top.set(ylabel=f"{task.upper()} ({unit})", title=title)
+    top.legend(loc="upper right")
+    bottom.plot(time, rates["quality_db"].to_numpy(float), marker=".", lw=1, color="tab:green")
+    bottom.axhline(0, color="k", lw=0.5)
+    bottom.set(xlabel="time (s), window centre", ylabel="quality (dB)")
+    if not len(rates):
+        top.text(0.5, 0.5, "shorter than one window", ha="center", transform=top.transAxes)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
 def plot_learning_curves(history: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Loss and validation loss per epoch (log scale when all positive)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -32,6 +32,8 @@ __all__ = [
     "normalise_for_evaluation",
     "periodogram",
     "periodogram_rate",
+    "quality_db",
+    "rate_series",
     "snr_db",
     "summarise",
     "waveform_mae",
@@ -193,6 +195,119 @@ def snr_db(
         return math.inf
     factor = 20.0 if convention == "reference" else 10.0
     return factor * math.log10(s / noise)
+
+
+def quality_db(
+    x: ArrayLike,
+    fs: float,
+    band: tuple[float, float] = HR_BAND,
+    *,
+    band_total: tuple[float, float] = HR_SNR_BAND,
+    tolerance_hz: float = HR_TOLERANCE_HZ,
+    nfft: int | None = None,
+    resolution_bpm: float = 0.5,
+) -> float:
+    """Signal-quality index that needs no ground truth: the SNR around the signal's own peak.
+
+    The power within ``± tolerance_hz`` of the largest periodogram bin in ``band`` and of
+    its second harmonic, over the rest of the power in ``band_total``, as
+    ``10 * log10`` (conventional dB): :func:`snr_db` with the estimated rate in place of
+    the true one. White noise scores about ``-7`` dB over the HR bands (the signal bands
+    hold about an eighth of the total band); a pure tone in a window of ``T`` seconds
+    scores at most about 10 dB when ``tolerance_hz`` is ``1 / T`` (0.1 Hz and 10-s
+    windows), since the rectangular window leaks about a tenth of its power beyond its
+    main lobe; longer windows score higher.
+
+    Parameters
+    ----------
+    x : array_like, shape (T,)
+    fs : float
+        Sampling rate in Hz.
+    band : (float, float)
+        Band of the peak search, Hz.
+    band_total, tolerance_hz, nfft, resolution_bpm
+        See :func:`snr_db`.
+
+    Returns
+    -------
+    float
+        Quality in dB.
+    """
+    peak = periodogram_rate(x, fs, band, nfft=nfft, resolution_bpm=resolution_bpm)
+    return snr_db(
+        x,
+        fs,
+        peak,
+        band_total=band_total,
+        tolerance_hz=tolerance_hz,
+        nfft=nfft,
+        resolution_bpm=resolution_bpm,
+        convention="power",
+    )
+
+
+def rate_series(
+    estimate: ArrayLike,
+    fs: float,
+    *,
+    window_s: float,
+    step_s: float,
+    band: tuple[float, float] = HR_BAND,
+    band_total: tuple[float, float] = HR_SNR_BAND,
+    tolerance_hz: float = HR_TOLERANCE_HZ,
+    truth_waveform: ArrayLike | None = None,
+    true_rate_series: ArrayLike | None = None,
+    resolution_bpm: float = 0.5,
+) -> list[dict[str, Any]]:
+    """The rate over time in sliding windows, with the quality index of each window.
+
+    The windows and rates are those of :func:`window_metrics` (the estimate band-passed
+    and normalised over its whole length, windows of ``window_s`` every ``step_s``); the
+    quality is :func:`quality_db` of the same window.
+
+    Returns
+    -------
+    list of dict
+        One per window: ``start_s``, ``end_s``, ``time_s`` (the window's centre), ``rate``
+        (per minute), ``quality_db`` and ``true_rate`` (None without ground truth).
+    """
+    est = normalise_for_evaluation(estimate, fs, band)
+    rows = window_metrics(
+        est,
+        truth_waveform,
+        true_rate_series,
+        fs,
+        window_s=window_s,
+        band=band,
+        band_total=band_total,
+        tolerance_hz=tolerance_hz,
+        resolution_bpm=resolution_bpm,
+        normalise=False,
+        stride_s=step_s,
+    )
+    step = round(step_s * fs)
+    win = round(window_s * fs)
+    series = []
+    for k, row in enumerate(rows):
+        segment = est[k * step : k * step + win]
+        series.append(
+            {
+                "start_s": row["start_s"],
+                "end_s": row["end_s"],
+                "time_s": (row["start_s"] + row["end_s"]) / 2,
+                "rate": row["est_rate"],
+                "quality_db": quality_db(
+                    segment,
+                    fs,
+                    band,
+                    band_total=band_total,
+                    tolerance_hz=tolerance_hz,
+                    resolution_bpm=resolution_bpm,
+                ),
+                "true_rate": row["true_rate"],
+            }
+        )
+    return series
 
 
 def waveform_mae(est: ArrayLike, true: ArrayLike) -> float:

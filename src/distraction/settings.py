@@ -78,6 +78,12 @@ class TaskSettings:
         (``evaluation.<task>_window_s``, ``evaluation.<task>_stride_s``).
     methods, baseline_region
         Evaluated methods and the pixels the colour baselines average.
+    timeline_window_s, timeline_step_s
+        The per-video rate series' sliding windows, s (``timeline.<task>_window_s``,
+        ``timeline.<task>_step_s``); distinct from the evaluation windows.
+    hrv_min_quality_db
+        Median quality index (dB) the denoised pulse needs for HRV
+        (``timeline.hrv_min_quality_db``).
     seed
         Seed of everything random (``seed``; FastICA in the evaluation).
     """
@@ -97,6 +103,9 @@ class TaskSettings:
     methods: tuple[str, ...]
     baseline_region: Literal["stable_skin", "per_frame_skin"]
     seed: int
+    timeline_window_s: float
+    timeline_step_s: float
+    hrv_min_quality_db: float
 
     @property
     def waveform(self) -> str:
@@ -240,6 +249,9 @@ def task_settings(
         "methods": tuple(c["evaluation"]["methods"]),
         "baseline_region": c["evaluation"]["baseline_region"],
         "seed": int(c["seed"]),
+        "timeline_window_s": float(c["timeline"][f"{task}_window_s"]),
+        "timeline_step_s": float(c["timeline"][f"{task}_step_s"]),
+        "hrv_min_quality_db": float(c["timeline"]["hrv_min_quality_db"]),
     }
     unknown = set(overrides) - set(values)
     if unknown:

@@ -215,8 +215,19 @@ def figure_files():
     ]
 
 
+def timeline_files():
+    """Every video's timeline outputs (rates, quality, HRV, waveforms, figure) per task."""
+    return [
+        f"{RESULTS}/{dataset}/timeline/{task}/{recording}.{kind}"
+        for dataset, recordings in RECORDINGS.items()
+        for recording in recordings
+        for task in TASKS
+        for kind in ("rates.csv", "waveforms.csv", "hrv.csv", "rates.png")
+    ]
+
+
 def all_targets():
-    targets = [f"{RESULTS}/reports/summary.csv", *figure_files()]
+    targets = [f"{RESULTS}/reports/summary.csv", *figure_files(), *timeline_files()]
     if config["reference"]["sample"]:
         targets.append(f"{RESULTS}/reference/reference_table.csv")
     return targets

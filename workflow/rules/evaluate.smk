@@ -86,3 +86,36 @@ rule aggregate:
     shell:
         "distraction aggregate --outdir {params.outdir:q} --inputs {input.evaluations:q} "
         "--statuses {input.statuses:q} 2> {log:q}"
+
+
+# Per video, without ground truth: the rate over time in short sliding windows with a
+# quality index per window, HRV (HR, when the quality allows) and the waveforms.
+rule timeline:
+    input:
+        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
+        corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
+        denoised=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}",
+    output:
+        rates=report(
+            f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.rates.csv",
+            caption="../report/timeline.rst",
+            category="Timelines",
+        ),
+        waveforms=f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.waveforms.csv",
+        hrv=f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.hrv.csv",
+        figure=report(
+            f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.rates.png",
+            caption="../report/timeline.rst",
+            category="Timelines",
+        ),
+    params:
+        store=lambda w: store_path(w.dataset, w.recording),
+        settings=lambda w: settings_json(w.task, "conditioning", "timeline"),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/timeline_{{task}}/{{recording}}.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction timeline --store {params.store:q} --task {wildcards.task} "
+        "--rates {output.rates:q} --waveforms {output.waveforms:q} --hrv {output.hrv:q} "
+        "--figure {output.figure:q} --settings {params.settings:q} 2> {log:q}"
