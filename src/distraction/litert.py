@@ -11,11 +11,12 @@ file's SHA-256, so a run can check that the two belong together. A ``.tflite`` h
 builtin operators and weights, no code; only files this module exported are loaded.
 
 Engines: ``keras`` (TensorFlow; the GPU when present), ``litert`` (CPU), ``auto`` (LiteRT
-unless a GPU is visible: :func:`resolve_engine`).
+unless a GPU is visible and TensorFlow installed: :func:`resolve_engine`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import tempfile
@@ -37,6 +38,7 @@ __all__ = [
     "load_litert",
     "resolve_engine",
     "sidecar_path",
+    "tensorflow_installed",
 ]
 
 Engine = Literal["auto", "keras", "litert"]
@@ -222,11 +224,20 @@ def gpu_visible() -> bool:
     return gpus.is_dir() and any(gpus.iterdir())
 
 
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow (the train or gpu extra) is installed, without importing it."""
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def resolve_engine(engine: str, *, exported: bool) -> Literal["keras", "litert"]:
     """The engine a network stage runs on.
 
-    ``auto`` is LiteRT when exported models are given and no GPU is visible, else Keras.
-    ``litert`` without exported models is an error.
+    ``auto`` is LiteRT when exported models are given, unless a GPU is visible and
+    TensorFlow is installed to use it; else Keras. ``litert`` without exported models is an
+    error.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
@@ -235,5 +246,6 @@ def resolve_engine(engine: str, *, exported: bool) -> Literal["keras", "litert"]
             "engine litert: no exported .tflite model given (--can-litert/--lstm-litert)"
         )
     if engine == "auto":
-        return "litert" if exported and not gpu_visible() else "keras"
+        on_gpu = gpu_visible() and tensorflow_installed()
+        return "litert" if exported and not on_gpu else "keras"
     return engine  # type: ignore[return-value]
