@@ -16,9 +16,7 @@ unless a GPU is visible and TensorFlow installed: :func:`resolve_engine`).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ import numpy as np
 
 from distraction.atomic import write_bytes, write_text
 from distraction.errors import InputError
+from distraction.hardware import gpu_visible, tensorflow_installed
 from distraction.store import file_sha256
 
 __all__ = [
@@ -209,27 +208,6 @@ def read_sidecar(
             "('distraction export-litert')"
         )
     return meta
-
-
-def gpu_visible() -> bool:
-    """Whether an NVIDIA GPU is visible to this process, without starting TensorFlow.
-
-    ``CUDA_VISIBLE_DEVICES`` set to an empty string or ``-1`` hides every GPU (as it does
-    for TensorFlow); otherwise a GPU is visible when the NVIDIA driver lists one.
-    """
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip() in ("", "-1"):
-        return False
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return gpus.is_dir() and any(gpus.iterdir())
-
-
-def tensorflow_installed() -> bool:
-    """Whether TensorFlow (the train or gpu extra) is installed, without importing it."""
-    try:
-        return importlib.util.find_spec("tensorflow") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def resolve_engine(engine: str, *, exported: bool) -> Literal["keras", "litert"]:
