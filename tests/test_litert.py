@@ -105,8 +105,12 @@ def test_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_engine("litert", exported=False)
     # A job that sees a GPU runs TensorFlow, which uses it.
     monkeypatch.setattr("distraction.litert.gpu_visible", lambda: True)
+    monkeypatch.setattr("distraction.litert.tensorflow_installed", lambda: True)
     assert resolve_engine("auto", exported=True) == "keras"
     assert resolve_engine("litert", exported=True) == "litert"
+    # Without the train/gpu extra a GPU is of no use: LiteRT on the CPU.
+    monkeypatch.setattr("distraction.litert.tensorflow_installed", lambda: False)
+    assert resolve_engine("auto", exported=True) == "litert"
 
 
 def _infer(store: Path, engine: str, exported: dict[str, Path], *extra: str) -> int:
@@ -179,3 +183,49 @@ def test_the_litert_engine_never_starts_tensorflow(
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "on CPU (litert)" in result.stderr
+
+
+# Runs the CLI with TensorFlow and Keras uninstalled, as far as the process can tell.
+WITHOUT_TENSORFLOW = (
+    "import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None; "
+    "from distraction.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def test_the_default_install_runs_the_jobs_without_tensorflow(
+    prepared_store: Path, exported: dict[str, Path], tmp_path: Path
+) -> None:
+    """Without the train extra, the shipped networks run on LiteRT (engine auto) and the
+    jobs after them work; a job that needs TensorFlow fails with one line naming the extra."""
+    store = tmp_path / "lean.zarr"
+    shutil.copytree(prepared_store, store)
+    networks = [
+        "--can-model", str(WEIGHTS / "hr_can.keras"),
+        "--lstm-model", str(WEIGHTS / "hr_lstm.keras"),
+        "--can-litert", str(exported["hr_can"]), "--lstm-litert", str(exported["hr_lstm"]),
+    ]  # fmt: skip
+    commands = [
+        ["infer", "--store", str(store), "--task", "hr", "--engine", "auto", *networks],
+        ["evaluate", "--store", str(store), "--task", "hr", "--output", str(tmp_path / "w.csv"),
+         "--status", str(tmp_path / "status.csv")],
+        ["figures", "--store", str(store), "--task", "hr", "--triptych",
+         str(tmp_path / "t.png"), "--waveforms", str(tmp_path / "w.png")],
+    ]  # fmt: skip
+    for command in commands:
+        result = subprocess.run(
+            [sys.executable, "-c", WITHOUT_TENSORFLOW, *command], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "w.csv").stat().st_size > 0 and (tmp_path / "w.png").exists()
+    for command in (
+        ["export-litert", "--model", str(WEIGHTS / "hr_can.keras"), "--output",
+         str(tmp_path / "x.tflite")],
+        ["infer", "--store", str(tmp_path / "other.zarr"), "--task", "hr", "--engine", "keras",
+         *networks],
+    ):  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", WITHOUT_TENSORFLOW, *command], capture_output=True, text=True
+        )
+        assert result.returncode == 2
+        error = result.stderr.strip().splitlines()
+        assert len(error) == 1 and "install the train extra" in error[0], result.stderr

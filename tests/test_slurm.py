@@ -7,8 +7,10 @@ same time, each in its own temporary working directory and results folder. The r
 must agree to 1e-9 (the CSVs carry 6 decimals, so this asks for identical values: training is
 seeded with op determinism, and SLURM jobs see the same CPUs as local ones).
 
-The cluster's node advertises one fake GPU (a GRES without a device), so the profile's GPU
-requests are kept and checked: each network job, grouped or not, asks for exactly one.
+The cluster's node advertises one fake GPU (a GRES without a device) and has a second
+partition, so the profile's GPU requests are kept and checked: each network job, grouped or
+not, asks for exactly one, on the GPU partition; every job's partition and time limit are
+those the profile gives its rules (a group's: at most the sum of its jobs').
 Skipped only when the cluster cannot exist here (SLURM not installable, no root).
 """
 
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tests" / "slurm" / "local_slurm.sh"
 PARTITION = "local"
+GPU_PARTITION = "localgpu"
 ACCOUNT = "distraction_test"
 # Exit statuses of local_slurm.sh start for "this machine cannot host the test cluster".
 CANNOT_INSTALL, FOREIGN_CONFIG = 3, 4
@@ -42,7 +45,11 @@ def slurm_conf(tmp_path_factory) -> Path:
     if shutil.which("bash") is None:
         pytest.skip("bash not found: local_slurm.sh cannot run")
     workdir = tmp_path_factory.mktemp("slurm") / "cluster"
-    env = {**os.environ, "LOCAL_SLURM_PARTITION": PARTITION}
+    env = {
+        **os.environ,
+        "LOCAL_SLURM_PARTITION": PARTITION,
+        "LOCAL_SLURM_GPU_PARTITION": GPU_PARTITION,
+    }
 
     def stop() -> None:
         subprocess.run(["bash", str(SCRIPT), "stop", str(workdir)], env=env, check=False)
@@ -134,12 +141,13 @@ def _wait(proc: subprocess.Popen, root: Path, deadline: float) -> None:
 
 
 def _jobs(slurm_env: dict[str, str]) -> list[tuple[str, ...]]:
-    """(comment, account, state, GPU request) of every job the cluster has seen.
+    """(comment, account, state, GPU request, partition, time limit) of every job the
+    cluster has seen.
 
     The cluster keeps finished jobs for squeue (MinJobAge); the plugin names a job in its
-    comment ("rule_<rule or group>_...").
+    comment ("rule_<rule or group>_..."). No slurmdbd here, so no sacct.
     """
-    fields = "Comment:80,Account:30,State:15,tres-per-job:20,StartTime:22,EndTime:22"
+    fields = "Comment:80,Account:30,State:15,tres-per-job:20,Partition:20,TimeLimit:15"
     out = subprocess.run(
         ["squeue", "--states=all", "--noheader", f"--Format={fields}"],
         env=slurm_env,
@@ -148,7 +156,33 @@ def _jobs(slurm_env: dict[str, str]) -> list[tuple[str, ...]]:
         check=True,
     ).stdout
     print(out)
-    return [tuple(line.split()[:4]) for line in out.splitlines() if line.strip()]
+    return [tuple(line.split()[:6]) for line in out.splitlines() if line.strip()]
+
+
+def _minutes(limit: str) -> int:
+    """squeue's time limit (``[D-]H:MM:SS`` or ``MM:SS``) in minutes."""
+    days, _, clock = limit.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    hours, minutes, seconds = parts
+    return (int(days or 0) * 24 + hours) * 60 + minutes + (seconds > 0)
+
+
+def _profile_resources(env: dict[str, str]) -> dict[str, dict]:
+    """The SLURM profile's resources per rule, as its yte definitions give them in ``env``."""
+    import yte
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with open(REPO / "workflow" / "profiles" / "slurm" / "config.yaml") as f:
+            profile = yte.process_yaml(f)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    defaults = profile["default-resources"]
+    return {rule: {**defaults, **resources} for rule, resources in profile["set-resources"].items()}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -169,6 +203,7 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
         "SLURM_CONF": str(slurm_conf),
         # The profile's variables (its GPU request stays: the test node has a fake GPU).
         "DISTRACTION_SLURM_PARTITION": PARTITION,
+        "DISTRACTION_SLURM_GPU_PARTITION": GPU_PARTITION,
         "DISTRACTION_SLURM_ACCOUNT": ACCOUNT,
     }
     # Both runs at once: the SLURM one spends much of its time waiting between status polls.
@@ -209,6 +244,29 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
     for prefix, gpus in expected_gpus.items():
         matching = [job for job in jobs if job[0].startswith(prefix)]
         assert [job[3] for job in matching] == gpus, (prefix, jobs)
+
+    # Partitions and time limits as the profile sets them. A group's limit is what Snakemake
+    # adds up for its jobs that run one after the other: at least its longest job's, at
+    # most the sum of all its jobs' (2 videos: 2 x synth_video + prepare, 2 x infer +
+    # evaluate, and the figures of one video).
+    resources = _profile_resources(slurm_env)
+    members = {
+        "rule_videos_": {"synth_video": 2, "prepare": 2},
+        "rule_networks_": {"infer": 2, "evaluate": 2, "figures": 1},
+        "rule_train_can_": {"train_can": 1},
+        "rule_train_lstm_": {"train_lstm": 1},
+        "rule_export_litert_": {"export_litert": 1},
+        "rule_aggregate": {"aggregate": 1},
+    }
+    for job in jobs:
+        prefix = next(p for p in members if job[0].startswith(p))
+        rules = members[prefix]
+        partitions = {resources[rule]["slurm_partition"] for rule in rules}
+        assert partitions == {job[4]}, job
+        runtimes = [resources[rule]["runtime"] for rule, n in rules.items() for _ in range(n)]
+        assert max(runtimes) <= _minutes(job[5]) <= sum(runtimes), (job, runtimes)
+    assert {job[4] for job in jobs if job[3] != "N/A"} == {GPU_PARTITION}
+    assert {job[4] for job in jobs if job[3] == "N/A"} == {PARTITION}
 
     for name in ("windows.csv", "videos.csv"):
         on_slurm = _read(tmp_path / "slurm" / "results" / "reports" / name)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +342,63 @@ def test_switching_the_engine_reruns_only_the_network_stages(workflow_run: Path)
     assert not {"export_litert", "train_can", "train_lstm", "prepare"} & set(jobs)
     line = next(line for line in result.stdout.splitlines() if "distraction infer" in line)
     assert "--engine keras" in line and "--can-litert" not in line
+
+
+def _checkout_copy(destination: Path) -> Path:
+    """What a clone holds that the workflow reads: Snakefile, config.yaml, workflow/, envs/,
+    src/."""
+    destination.mkdir(parents=True)
+    shutil.copy2(REPO / "Snakefile", destination / "Snakefile")
+    shutil.copy2(REPO / "config.yaml", destination / "config.yaml")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO / "workflow", destination / "workflow", ignore=ignore)
+    shutil.copytree(REPO / "src", destination / "src", ignore=ignore)
+    shutil.copytree(REPO / "envs", destination / "envs")
+    return destination
+
+
+def test_a_moved_checkout_plans_nothing_and_its_stores_open_without_warnings(
+    tmp_path: Path,
+) -> None:
+    """Results do not depend on where the checkout lies (the shipped weights are inputs by a
+    path relative to the working directory), and each group of a store opens with a plain
+    ``xr.open_zarr`` without a warning (consolidated metadata, no .snakemake_timestamp)."""
+    checkout = _checkout_copy(tmp_path / "first" / "distraction")
+    config = {
+        "task": "hr",
+        "results": "results",
+        "datasets": {
+            "demo": {
+                "format": "synth",
+                "synth": {"first_subject": 50, "subjects": 1, "conditions": ["clean"],
+                          "duration_s": 35, "width": 96, "height": 72},
+            }
+        },
+    }  # fmt: skip
+    (checkout / "mine.yaml").write_text(yaml.safe_dump(config))
+
+    def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable, "-m", "snakemake", "--snakefile", "Snakefile", "--configfile",
+            "mine.yaml", "--cores", "2", "--workflow-profile", "workflow/profiles/default", *args,
+        ]  # fmt: skip
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=snakemake_env(), cwd=folder
+        )
+        assert result.returncode == 0, result.stderr[-5000:]
+        return result
+
+    run(checkout)
+    moved = tmp_path / "elsewhere" / "deeper" / "distraction"
+    shutil.copytree(checkout, moved, symlinks=True)
+    shutil.rmtree(tmp_path / "first")
+    result = run(moved, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+    store = moved / "results" / "demo" / "stores" / "s50" / "clean.zarr"
+    assert not list(store.rglob(".snakemake_timestamp"))
+    for group in ("prepared", "can_hr", "corruption_hr", "denoised_hr"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ds = xr.open_zarr(store / group)
+        assert ds.attrs and ds.data_vars

@@ -238,7 +238,8 @@ def predict_lstm(network: Any, windows: np.ndarray, batch_size: int) -> np.ndarr
 def select_engine(engine: str, *exported: Path | None) -> tuple[bool, str]:
     """Choose the engine of a job once: whether it runs on LiteRT, and the device, for its log.
 
-    ``auto`` is LiteRT when every network's export is given and no GPU is visible
+    ``auto`` is LiteRT when every network's export is given, unless a GPU is visible and
+    TensorFlow installed
     (:func:`distraction.litert.resolve_engine`). TensorFlow is configured, and so imported,
     only for the keras engine.
     """

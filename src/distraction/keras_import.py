@@ -7,6 +7,10 @@ TensorFlow (``python -X importtime -c "import tensorflow"``), for modules the jo
 uses. Importing through this module hides the two from Keras, which then leaves those
 wrappers unavailable as it does when they are not installed; later ``import sklearn`` or
 ``import matplotlib`` in the same process work as usual.
+
+TensorFlow and Keras are the ``train`` (or ``gpu``) extra: without them, importing this
+module raises :class:`~distraction.errors.InputError` with one line naming the extra, which
+the command line prints as the job's error.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-__all__ = ["hidden_modules", "keras", "tf"]
+from distraction.errors import InputError
+
+__all__ = ["TENSORFLOW_MISSING", "hidden_modules", "keras", "tf"]
+
+#: The one-line error of a job that needs TensorFlow where it is not installed.
+TENSORFLOW_MISSING = (
+    "this needs TensorFlow (training, exporting a .keras model to LiteRT, the keras engine), "
+    "which is not installed: install the train extra (pip install -e '.[train]'), "
+    "or the gpu extra for NVIDIA GPUs (pip install -e '.[gpu]')"
+)
 
 #: Installed, needed by other stages, unused by Keras' layers, saving and training.
 KERAS_EXTRAS: tuple[str, ...] = ("sklearn", "matplotlib", "matplotlib.pyplot")
@@ -39,6 +52,11 @@ def hidden_modules(names: Sequence[str]) -> Iterator[None]:
                 del sys.modules[name]
 
 
-with hidden_modules(KERAS_EXTRAS):
-    import keras
-    import tensorflow as tf
+try:
+    with hidden_modules(KERAS_EXTRAS):
+        import keras
+        import tensorflow as tf
+except ModuleNotFoundError as exc:
+    if (exc.name or "").split(".")[0] not in ("tensorflow", "keras"):
+        raise
+    raise InputError(TENSORFLOW_MISSING) from None

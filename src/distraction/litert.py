@@ -11,13 +11,12 @@ file's SHA-256, so a run can check that the two belong together. A ``.tflite`` h
 builtin operators and weights, no code; only files this module exported are loaded.
 
 Engines: ``keras`` (TensorFlow; the GPU when present), ``litert`` (CPU), ``auto`` (LiteRT
-unless a GPU is visible: :func:`resolve_engine`).
+unless a GPU is visible and TensorFlow installed: :func:`resolve_engine`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from distraction.atomic import write_bytes, write_text
 from distraction.errors import InputError
+from distraction.hardware import gpu_visible, tensorflow_installed
 from distraction.store import file_sha256
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "load_litert",
     "resolve_engine",
     "sidecar_path",
+    "tensorflow_installed",
 ]
 
 Engine = Literal["auto", "keras", "litert"]
@@ -209,24 +210,12 @@ def read_sidecar(
     return meta
 
 
-def gpu_visible() -> bool:
-    """Whether an NVIDIA GPU is visible to this process, without starting TensorFlow.
-
-    ``CUDA_VISIBLE_DEVICES`` set to an empty string or ``-1`` hides every GPU (as it does
-    for TensorFlow); otherwise a GPU is visible when the NVIDIA driver lists one.
-    """
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip() in ("", "-1"):
-        return False
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return gpus.is_dir() and any(gpus.iterdir())
-
-
 def resolve_engine(engine: str, *, exported: bool) -> Literal["keras", "litert"]:
     """The engine a network stage runs on.
 
-    ``auto`` is LiteRT when exported models are given and no GPU is visible, else Keras.
-    ``litert`` without exported models is an error.
+    ``auto`` is LiteRT when exported models are given, unless a GPU is visible and
+    TensorFlow is installed to use it; else Keras. ``litert`` without exported models is an
+    error.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
@@ -235,5 +224,6 @@ def resolve_engine(engine: str, *, exported: bool) -> Literal["keras", "litert"]
             "engine litert: no exported .tflite model given (--can-litert/--lstm-litert)"
         )
     if engine == "auto":
-        return "litert" if exported and not gpu_visible() else "keras"
+        on_gpu = gpu_visible() and tensorflow_installed()
+        return "litert" if exported and not on_gpu else "keras"
     return engine  # type: ignore[return-value]

@@ -375,6 +375,9 @@ class GroupWriter:
                     f"{self.store / self.name}: incomplete group not published: "
                     + "; ".join(problems)
                 )
+            # Consolidated metadata (in the group's zarr.json, written last): a plain
+            # xr.open_zarr(group) reads it without listing the folder or warning.
+            zarr.consolidate_metadata(str(self.tmp), zarr_format=3)
             final = self.store / self.name
             if final.exists():
                 shutil.rmtree(final)
@@ -429,6 +432,8 @@ def open_group(store: Path, name: str) -> xr.Dataset:
     if not (path / "zarr.json").exists():
         raise InputError(f"{store}: no '{name}' group in this store (run the earlier stage first)")
     with warnings.catch_warnings():
-        # Snakemake marks directory outputs with a .snakemake_timestamp file.
+        # Groups written before metadata was consolidated, and Snakemake's
+        # .snakemake_timestamp file in those of directory() outputs of older workflows.
         warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
-        return xr.open_zarr(str(path), consolidated=False, zarr_format=3, chunks=None)
+        warnings.filterwarnings("ignore", message=".*consolidated metadata.*")
+        return xr.open_zarr(str(path), zarr_format=3, chunks=None)

@@ -16,7 +16,8 @@
 # Debian/Ubuntu's slurm-wlm and munge are installed with apt-get when missing.
 #
 # The node is this machine (its hostname, CPUs and memory as `slurmd -C` reports them), in one
-# default partition (LOCAL_SLURM_PARTITION, default "local"). There is no slurmdbd: accounting
+# default partition (LOCAL_SLURM_PARTITION, default "local") and a second one on the same node
+# for the GPU jobs (LOCAL_SLURM_GPU_PARTITION, default "localgpu"). There is no slurmdbd: accounting
 # storage is off, so sbatch accepts any --account without checking it and `sacct` has no
 # records (use `--slurm-status-command squeue`; MinJobAge is raised so squeue still lists
 # finished jobs for the plugin's status checks).
@@ -46,6 +47,7 @@ fi
 workdir=$(cd "$workdir" && pwd)
 
 partition=${LOCAL_SLURM_PARTITION:-local}
+gpu_partition=${LOCAL_SLURM_GPU_PARTITION:-localgpu}
 gpus=${LOCAL_SLURM_GPUS:-1}
 ctld_port=${LOCAL_SLURM_CTLD_PORT:-6817}
 d_port=${LOCAL_SLURM_D_PORT:-6818}
@@ -151,6 +153,7 @@ InactiveLimit=0
 KillWait=5
 $node_line $node_gres NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=$partition Nodes=$host Default=YES MaxTime=INFINITE State=UP
+PartitionName=$gpu_partition Nodes=$host Default=NO MaxTime=INFINITE State=UP
 EOF
     if [[ -e $etc_conf && ! -L $etc_conf ]]; then
         log "$etc_conf exists and is not a link made by this script: not replacing it"

@@ -3,9 +3,18 @@ import fnmatch
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
+
+# The workflow parses with Snakemake alone (the rules' conda environment installs the
+# package for the jobs): what it needs of the package imports the standard library only
+# (or, for the config checks, what Snakemake itself installs), from this checkout's src/.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from distraction.hardware import gpu_visible
+from distraction.layouts import LayoutError, recording_ids
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -69,6 +78,14 @@ def _list_recordings(dataset):
         s = spec["synth"]
         subjects = range(s["first_subject"], s["first_subject"] + s["subjects"])
         return [f"s{subject:02d}/{condition}" for subject in subjects for condition in s["conditions"]]
+    try:
+        return recording_ids(spec["format"], spec["root"])
+    except LayoutError as error:
+        raise WorkflowError(str(error)) from None
+    except KeyError:
+        pass
+    # A format without a layout in distraction.layouts: its loader lists it (this needs the
+    # package's dependencies where Snakemake runs).
     from distraction.datasets import get_loader
 
     loader = get_loader(spec["format"], dataset, Path(spec["root"]))
@@ -82,6 +99,19 @@ def store_path(dataset, recording):
     return f"{RESULTS}/{dataset}/stores/{recording}.zarr"
 
 
+def group_file(group):
+    """A stage's output: the ``zarr.json`` of its group in a video's store (``{dataset}``
+    and ``{recording}`` wildcards). The group is published whole (written aside, then
+    renamed) with its metadata consolidated in that file; as a file output, not a
+    directory(), it gets no .snakemake_timestamp file that Zarr would warn about."""
+    return f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/{group}/zarr.json"
+
+
+def group_store(path):
+    """The store of a group's ``zarr.json`` (``<store>/<group>/zarr.json``)."""
+    return os.path.dirname(os.path.dirname(path))
+
+
 def source_of(wildcards):
     """The files a recording's preparation reads (synthetic clips are built by the workflow)."""
     spec = config["datasets"][wildcards.dataset]
@@ -91,7 +121,14 @@ def source_of(wildcards):
     return {}
 
 
-BUILTIN_WEIGHTS = Path(workflow.basedir) / "src" / "distraction" / "weights"
+# Relative to the working directory, so that moving or re-cloning a checkout together with
+# its results (or with the working directory beside it) changes no job's inputs or params.
+BUILTIN_WEIGHTS = Path(os.path.relpath(Path(workflow.basedir) / "src" / "distraction" / "weights"))
+
+
+# The network rules' ``gpu`` resource: 1 where a GPU is visible, else 0, so that on a
+# machine without one they are not run one at a time for a GPU they would not use.
+GPUS = int(gpu_visible())
 
 
 def model_file(task, kind):
@@ -168,10 +205,11 @@ def training_datasets():
 
 
 def training_groups(group, extra=(), exclude=()):
-    """A stage group of every training recording (and of the ``extra`` datasets'), but those
-    whose ``dataset/recording`` matches one of the ``exclude`` glob patterns."""
+    """A stage group's ``zarr.json`` of every training recording (and of the ``extra``
+    datasets'), but those whose ``dataset/recording`` matches one of the ``exclude`` glob
+    patterns."""
     return [
-        f"{store_path(dataset, recording)}/{group}"
+        f"{store_path(dataset, recording)}/{group}/zarr.json"
         for dataset in dict.fromkeys([*training_datasets(), *extra])
         for recording in RECORDINGS[dataset]
         if not any(fnmatch.fnmatchcase(f"{dataset}/{recording}", p) for p in exclude)

@@ -3,9 +3,9 @@
 
 rule evaluate:
     input:
-        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
-        corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
-        denoised=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}",
+        prepared=group_file("prepared"),
+        corruption=group_file("corruption_{task}"),
+        denoised=group_file("denoised_{task}"),
     output:
         windows=f"{RESULTS}/{{dataset}}/eval/{{task}}/{{recording}}.csv",
         status=f"{RESULTS}/{{dataset}}/status/{{task}}/{{recording}}.csv",
@@ -24,10 +24,10 @@ rule evaluate:
 
 rule figures:
     input:
-        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
-        can=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/can_{{task}}",
-        corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
-        denoised=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}",
+        prepared=group_file("prepared"),
+        can=group_file("can_{task}"),
+        corruption=group_file("corruption_{task}"),
+        denoised=group_file("denoised_{task}"),
     output:
         triptych=report(
             f"{RESULTS}/reports/figures/{{dataset}}/{{recording}}.{{task}}.masks.png",

@@ -24,15 +24,15 @@ rule export_litert:
 
 rule infer:
     input:
-        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
+        prepared=group_file("prepared"),
         can_model=lambda w: model_file(w.task, "can"),
         lstm_model=lambda w: model_file(w.task, "lstm"),
         can_litert=lambda w: litert_file(w.task, "can"),
         lstm_litert=lambda w: litert_file(w.task, "lstm"),
     output:
-        can=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/can_{{task}}"),
-        corruption=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}"),
-        denoised=directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}"),
+        can=group_file("can_{task}"),
+        corruption=group_file("corruption_{task}"),
+        denoised=group_file("denoised_{task}"),
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         batch_size=config["models"]["batch_size"],
@@ -41,7 +41,7 @@ rule infer:
         settings=lambda w: settings_json(w.task, "conditioning", "corruption", "denoise"),
     threads: 2
     resources:
-        gpu=1,
+        gpu=GPUS,
     log:
         f"{RESULTS}/logs/{{dataset}}/infer_{{task}}/{{recording}}.log",
     conda:

@@ -5,7 +5,7 @@ rule prepare:
     input:
         unpack(source_of),
     output:
-        directory(f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared"),
+        group_file("prepared"),
     params:
         format=lambda w: config["datasets"][w.dataset]["format"],
         root=lambda w: dataset_root(w.dataset),

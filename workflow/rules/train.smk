@@ -12,11 +12,11 @@ rule train_can:
         curves_png=report(f"{RESULTS}/training/{{task}}/can_curves.png", category="Training"),
         sidecar=f"{RESULTS}/training/{{task}}/can.json",
     params:
-        stores=lambda w, input: [os.path.dirname(p) for p in input.prepared],
+        stores=lambda w, input: [group_store(p) for p in input.prepared],
         settings=lambda w: can_training_settings(w.task),
     threads: 2
     resources:
-        gpu=1,
+        gpu=GPUS,
     log:
         f"{RESULTS}/logs/training/{{task}}/train_can.log",
     conda:
@@ -37,7 +37,7 @@ rule train_lstm:
         curves_png=report(f"{RESULTS}/training/{{task}}/lstm_curves.png", category="Training"),
         sidecar=f"{RESULTS}/training/{{task}}/lstm.json",
     params:
-        stores=lambda w, input: [os.path.dirname(p) for p in input.prepared],
+        stores=lambda w, input: [group_store(p) for p in input.prepared],
         settings=lambda w: settings_json(
             w.task,
             "conditioning",
@@ -49,7 +49,7 @@ rule train_lstm:
         ),
     threads: 2
     resources:
-        gpu=1,
+        gpu=GPUS,
     log:
         f"{RESULTS}/logs/training/{{task}}/train_lstm.log",
     conda:
