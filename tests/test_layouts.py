@@ -26,6 +26,10 @@ TREES = {
         "s10/talk.mp4", "s2/rest.avi", "s2/rest.csv", "s2/notes.txt", "s2/b.MKV",
         ".hidden/x.avi", "loose.avi",
     ],
+    "folder": [
+        "alice/2024/evening.mp4", "alice/2024/evening.csv", "bob/rest.avi", "loose.MOV",
+        ".hidden/x.avi", "notes.txt", "bob/.tmp.avi",
+    ],
     "ubfc": ["subject10/vid.avi", "subject10/ground_truth.txt", "subject2/vid.avi", "other/x"],
     "pure": [
         "01-01/01-01/Image1.png", "01-01/01-01.json", "02-03/Image5.png", "06-02/empty.txt",

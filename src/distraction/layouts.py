@@ -10,6 +10,7 @@ format against its loader); the loaders read the recordings themselves.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -85,9 +86,22 @@ def _mmse(root: Path) -> list[str]:
     ]
 
 
+def _folder(root: Path) -> list[str]:
+    """Every video under the root at any depth (hidden files and folders skipped)."""
+    ids = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            video = Path(folder) / name
+            if not name.startswith(".") and video.suffix.lower() in VIDEO_EXTENSIONS:
+                ids.append(video.relative_to(root).with_suffix("").as_posix())
+    return ids
+
+
 #: Recording ids of a dataset root, per format.
 LAYOUTS: dict[str, Callable[[Path], list[str]]] = {
     "generic": _generic,
+    "folder": _folder,
     "ubfc": _ubfc,
     "pure": _pure,
     "mmse": _mmse,

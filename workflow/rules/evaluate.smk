@@ -92,9 +92,9 @@ rule aggregate:
 # quality index per window, HRV (HR, when the quality allows) and the waveforms.
 rule timeline:
     input:
-        prepared=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/prepared",
-        corruption=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/corruption_{{task}}",
-        denoised=f"{RESULTS}/{{dataset}}/stores/{{recording}}.zarr/denoised_{{task}}",
+        prepared=group_file("prepared"),
+        corruption=group_file("corruption_{task}"),
+        denoised=group_file("denoised_{task}"),
     output:
         rates=report(
             f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.rates.csv",
