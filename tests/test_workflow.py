@@ -340,4 +340,4 @@ def test_switching_the_engine_reruns_only_the_network_stages(workflow_run: Path)
     assert jobs.get("infer") == 4
     assert not {"export_litert", "train_can", "train_lstm", "prepare"} & set(jobs)
     line = next(line for line in result.stdout.splitlines() if "distraction infer" in line)
-    assert "--engine keras" in line and "--can-litert" not in line
+    assert "--engine=keras" in line and "--can-litert" not in line

@@ -18,8 +18,8 @@ rule prepare:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction prepare --format {params.format} --root {params.root:q} "
-        "--dataset {wildcards.dataset:q} --recording {wildcards.recording:q} "
-        "--store {params.store:q} --crop {params.crop} --chunk-frames {params.chunk_frames} "
-        "--threads {threads} --record-failures "
+        "distraction prepare --format={params.format} --root={params.root:q} "
+        "--dataset={wildcards.dataset:q} --recording={wildcards.recording:q} "
+        "--store={params.store:q} --crop={params.crop} --chunk-frames={params.chunk_frames} "
+        "--threads={threads} --record-failures "
         "2> {log:q}"
