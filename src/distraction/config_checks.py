@@ -156,7 +156,7 @@ def recording_name_problem(recording_id: str) -> str | None:
     A leading ``-`` or spaces, quotes and non-ASCII letters are carried (the rules quote
     values and pass them as ``--option=value``).
     """
-    bad = sorted({_printable(c) for c in recording_id if _is_control(c)})
+    bad = sorted({printable(c) for c in recording_id if _is_control(c)})
     if bad:
         return (
             f"the name holds control characters ({', '.join(bad)}), which the workflow "
@@ -184,13 +184,13 @@ def check_recording_names(dataset: str, recordings: Iterable[tuple[str, Any]]) -
     """
     for recording_id, source in recordings:
         if problem := recording_name_problem(recording_id):
-            raise InputError(f"{_printable(str(source))}: {problem}")
+            raise InputError(f"{printable(str(source))}: {problem}")
 
 
 def _is_control(character: str) -> bool:
     return ord(character) < 32 or ord(character) == 127
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with control characters escaped (``\\n``), so a message stays one line."""
     return "".join(repr(c)[1:-1] if _is_control(c) else c for c in text)

@@ -112,7 +112,12 @@ def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[st
     """
     task = settings.task
     identity = video_identity(store)
-    if failure := upstream_failure(store, f"denoised_{task}"):
+    # The first failure recorded upstream (the network stages pass one on; looking at each
+    # group also finds it when a stage between was not run).
+    groups = ("prepared", f"can_{task}", f"corruption_{task}", f"denoised_{task}")
+    present = [name for name in groups if (Path(store) / name / "zarr.json").exists()]
+    failures = (upstream_failure(store, name) for name in present)
+    if failure := next((f for f in failures if f), None):
         status = {
             **identity,
             "task": task,

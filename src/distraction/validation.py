@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from distraction.config_checks import recording_name_problem
+from distraction.config_checks import printable, recording_name_problem
 from distraction.datasets import DatasetLoader, GroundTruth, Recording, decoder_errors
 from distraction.errors import ConfigError, InputError
 
@@ -39,7 +39,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return printable(f"{self.path}: {self.message}")  # one line, whatever the name
 
 
 def frame_rate_problems(fps: float) -> list[str]:
