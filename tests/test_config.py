@@ -70,3 +70,85 @@ def test_schema_offers_exactly_the_synthetic_conditions(repo: Path) -> None:
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     synth = schema["properties"]["datasets"]["additionalProperties"]["properties"]["synth"]
     assert set(synth["properties"]["conditions"]["items"]["enum"]) == set(CONDITIONS)
+
+
+SYNTH = {"format": "synth"}
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            {"conditioning": {"hr_band": [2.5, 0.7]}},
+            "conditioning/hr_band: low edge 2.5 Hz is not below high edge 0.7 Hz",
+        ),
+        (
+            {"conditioning": {"br_fs_out": 1}},
+            "conditioning/br_band: high edge 0.5 Hz is at or above the Nyquist frequency 0.5 Hz "
+            "of conditioning/br_fs_out 1 Hz",
+        ),
+        (
+            {"datasets": {"d": {"format": "synth", "synth": {"fps": 4}}}},
+            "datasets/d/synth/fps: 4 fps has its Nyquist frequency 2 Hz at or below the high "
+            "edge 2.5 Hz of conditioning/hr_band",
+        ),
+        (
+            {"evaluation": {"hr_window_s": 10, "hr_stride_s": 20}},
+            "evaluation/hr_stride_s: 20 s is longer than the 10-s window",
+        ),
+        ({"denoise": {"stride": 90}}, "denoise/stride: 90 samples is longer than the window"),
+        (
+            {"prepare": {"chunk_frames": 100000}},
+            "prepare/chunk_frames: 100000 is greater than the maximum of 4096",
+        ),
+        ({"datasets": {"..": SYNTH}}, "datasets: name '..' must not start with '.'"),
+        ({"datasets": {".": SYNTH}}, "datasets: name '.' must not start with '.'"),
+        ({"results": ""}, "results: must not be empty"),
+        (
+            {"datasets": {"mine": {"format": "generic"}}},
+            "datasets/mine: 'root' is required for format generic",
+        ),
+        ({"models": {"hr_can": "nowhere/can.keras"}}, "models/hr_can: nowhere/can.keras: no such"),
+        ({"results": "a_file/results"}, "results: a_file/results cannot be written"),
+    ],
+)
+def test_validate_refuses_what_the_schema_cannot_see(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict,
+    expected: str,
+) -> None:
+    from distraction.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"datasets": {"d": SYNTH}, **config}))
+    assert main(["validate", "--config", str(path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"distraction validate: error: {path}: {expected}" or line.startswith(
+        f"distraction validate: error: {path}: {expected}"
+    )
+
+
+def test_stage_settings_get_the_cross_field_checks() -> None:
+    from distraction.settings import config_from_json
+
+    with pytest.raises(ConfigError, match=r"^settings: conditioning/hr_band: low edge"):
+        config_from_json('{"conditioning": {"hr_band": [3, 1]}}')
+
+
+def test_config_checks_import_only_the_standard_library(repo: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, 'src'); import distraction.config_checks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'yaml', 'numpy', 'jsonschema', 'pandas'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -367,3 +367,23 @@ def test_variable_frame_rate_video_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"rest\.mkv: variable frame rate"):
         prepare_recording(loader, recording, store)
     assert not (store / "prepared").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("two\nlines", "the name holds control characters (\\n)"),
+        ("x" * 240, "is 240 bytes; outputs add up to 17 bytes to it and a file name may have"),
+    ],
+)
+def test_validate_refuses_names_the_workflow_cannot_carry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, expected: str
+) -> None:
+    root = tmp_path / "root"
+    write_video(root / "s01" / f"{name}.avi", 40)
+    write_video(root / "-s02" / "fine.avi", 40)  # carried: passed as --recording=-s02/fine
+    assert main(["validate", "--format", "generic", "--root", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    shown = str(root / "s01" / f"{name}.avi").replace("\n", "\\n")
+    assert err[0].startswith(f"{shown}: the name") and expected in err[0]
+    assert err[-1].endswith("validate: 1 problems in 1 of 2 recordings (listed above)")

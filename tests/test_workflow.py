@@ -13,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -341,7 +342,7 @@ def test_switching_the_engine_reruns_only_the_network_stages(workflow_run: Path)
     assert jobs.get("infer") == 4
     assert not {"export_litert", "train_can", "train_lstm", "prepare"} & set(jobs)
     line = next(line for line in result.stdout.splitlines() if "distraction infer" in line)
-    assert "--engine keras" in line and "--can-litert" not in line
+    assert "--engine=keras" in line and "--can-litert" not in line
 
 
 def _checkout_copy(destination: Path) -> Path:
@@ -402,3 +403,102 @@ def test_a_moved_checkout_plans_nothing_and_its_stores_open_without_warnings(
             warnings.simplefilter("error")
             ds = xr.open_zarr(store / group)
         assert ds.attrs and ds.data_vars
+
+
+def test_any_failure_of_a_video_reaches_the_report_and_can_fail_the_run(
+    workflow_run: Path,
+) -> None:
+    # A subject folder starting with '-' (carried: the rules pass --option=value), a 2-frame
+    # video (passes preparation, then the conditioning's filter raises a ValueError naming
+    # no file) and a file that is no video (fails preparation).
+    root = workflow_run / "odd"
+    shutil.copy(
+        workflow_run / "results" / "te" / "videos" / "s50" / "flicker.avi",
+        (root / "-s03").mkdir(parents=True) or root / "-s03" / "rest.avi",
+    )
+    (root / "s04").mkdir()
+    writer = cv2.VideoWriter(
+        str(root / "s04" / "two.avi"), cv2.VideoWriter.fourcc(*"MJPG"), 30, (48, 40)
+    )
+    for _ in range(2):
+        writer.write(np.full((40, 48, 3), 120, np.uint8))
+    writer.release()
+    (root / "s05").mkdir()
+    (root / "s05" / "broken.avi").write_bytes(b"this is not a video" * 200)
+    datasets = yaml.safe_load((REPO / "tests" / "data" / "tiny_config.yaml").read_text())[
+        "datasets"
+    ]
+    config = write_config(
+        workflow_run,
+        datasets={**datasets, "odd": {"format": "generic", "root": str(root)}},
+        report__max_failed_fraction=0.25,
+    )
+    command = snakemake_command(workflow_run, config)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=snakemake_env(), cwd=workflow_run
+    )
+    # 2 of 7 videos failed, more than 25 %: the run fails, after every report is written.
+    assert result.returncode != 0
+    reports = workflow_run / "results" / "reports"
+    failures = pd.read_csv(reports / "failures.csv", dtype=str, keep_default_na=False)
+    odd = failures[failures["dataset"] == "odd"].set_index("video")
+    assert list(odd.index) == ["s04/two", "s05/broken"]
+    assert list(odd["subject"]) == ["s04", "s05"] and list(odd["recording_task"]) == [
+        "two",
+        "broken",
+    ]
+    assert odd.loc["s05/broken", "stage"] == "prepare"
+    for video in odd.index:
+        assert odd.loc[video, "reason"].startswith(f"{root / video}.avi: "), odd.loc[video]
+    assert "ValueError" in odd.loc["s04/two", "reason"]
+    windows = pd.read_csv(reports / "windows.csv", dtype={"video": str})
+    assert set(windows[windows["dataset"] == "odd"]["video"]) == {"-s03/rest"}
+    assert "te" in set(windows["dataset"])
+    logs = workflow_run / "results" / "logs"
+    assert (
+        "aggregate: 2 of 7 videos failed, 3 skipped (see failures.csv)"
+        in (logs / "aggregate.log").read_text()
+    )
+    check = (logs / "check_failures.log").read_text().strip().splitlines()[-1]
+    assert check == (
+        f"distraction check-failures: error: {reports / 'failures.csv'}: 2 of 7 videos failed, "
+        "more than report.max_failed_fraction 0.25 allows"
+    )
+    # The bug-like failure's traceback is in its job's log.
+    assert "Traceback" in (logs / "odd" / "infer_hr" / "s04" / "two.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("newline", r"two\nlines.avi: the name holds control characters (\n)"),
+        ("dotdot", "datasets: name '..' must not start with '.'"),
+        ("empty_results", "results: must not be empty"),
+    ],
+)
+def test_names_that_cannot_be_carried_stop_the_workflow_up_front(
+    tmp_path: Path, case: str, expected: str
+) -> None:
+    datasets = yaml.safe_load((REPO / "tests" / "data" / "tiny_config.yaml").read_text())[
+        "datasets"
+    ]
+    overrides: dict[str, object] = {}
+    if case == "newline":
+        (tmp_path / "own" / "s01").mkdir(parents=True)
+        (tmp_path / "own" / "s01" / "two\nlines.avi").write_bytes(b"")
+        overrides["datasets"] = {
+            **datasets,
+            "own": {"format": "generic", "root": str(tmp_path / "own")},
+        }
+    elif case == "dotdot":
+        overrides["datasets"] = {**datasets, "..": {"format": "synth"}}
+    else:
+        overrides["results"] = ""
+    config = write_config(tmp_path, **overrides)
+    command = snakemake_command(tmp_path, config, "-n")
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=snakemake_env(), cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert expected in result.stdout + result.stderr, result.stdout[-3000:]
+    assert not (tmp_path / "results").exists()

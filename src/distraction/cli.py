@@ -59,8 +59,9 @@ def _record_failures_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--record-failures",
         action="store_true",
-        help="on bad input, record the reason in the store (so later stages and the report "
-        "carry it) and exit 0 instead of failing",
+        help="on any failure of this video (bad input, a bug, a full disk), record a one-line "
+        "reason naming the video (so later stages and the report carry it) and exit 0 "
+        "instead of failing",
     )
 
 
@@ -354,13 +355,20 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", help="comma-separated methods (default: the schema's)")
     p.add_argument("--baseline-region", choices=["stable_skin", "per_frame_skin"])
     p.add_argument("--seed", type=int, help="seed of FastICA")
+    _record_failures_option(p)
 
 
 @command("evaluate", "per-window rates, SNR and waveform error of every method", _evaluate_args)
 def run_evaluate(args: argparse.Namespace) -> str:
     from distraction.evaluate import run_evaluate as evaluate_job
 
-    table, status = evaluate_job(args.store, task_settings_of(args), args.output, args.status)
+    table, status = evaluate_job(
+        args.store,
+        task_settings_of(args),
+        args.output,
+        args.status,
+        record_failures=args.record_failures,
+    )
     return f"evaluate {args.store} ({args.task}): {len(table)} rows, {status['status']}"
 
 
@@ -415,14 +423,47 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
         "--statuses", type=Path, nargs="*", default=[], help="per-video status CSVs (from evaluate)"
     )
     p.add_argument("--outdir", type=Path, required=True)
+    _max_failed_option(p)
+
+
+def _max_failed_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-failed-fraction",
+        type=float,
+        default=DEFAULTS["report"]["max_failed_fraction"],
+        help="exit with status 2 (after writing every report) when more than this fraction "
+        "of the videos failed",
+    )
 
 
 @command("aggregate", "per-window, per-video and summary CSVs plus plots", _aggregate_args)
 def run_aggregate(args: argparse.Namespace) -> str:
-    from distraction.report import aggregate
+    from distraction.report import aggregate_job
 
-    summary = aggregate(args.inputs, args.outdir, statuses=args.statuses)
-    return f"aggregate: {summary['videos']} videos, {summary['windows']} windows -> {args.outdir}"
+    return aggregate_job(
+        args.inputs,
+        args.outdir,
+        statuses=args.statuses,
+        max_failed_fraction=args.max_failed_fraction,
+    )
+
+
+def _check_failures_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--statuses", type=Path, nargs="*", default=[], help="per-video status CSVs")
+    p.add_argument("--failures", type=Path, required=True, help="the failures.csv they fill")
+    p.add_argument("--output", type=Path, required=True, help="one-line verdict when passing")
+    _max_failed_option(p)
+
+
+@command(
+    "check-failures",
+    "fail when more than --max-failed-fraction of the videos failed (report.max_failed_fraction)",
+    _check_failures_args,
+)
+def run_check_failures(args: argparse.Namespace) -> str:
+    from distraction.report import check_failures_job
+
+    return check_failures_job(args.statuses, args.max_failed_fraction, args.failures, args.output)
 
 
 def _figures_args(p: argparse.ArgumentParser) -> None:
@@ -432,14 +473,20 @@ def _figures_args(p: argparse.ArgumentParser) -> None:
         "--triptych", type=Path, required=True, help="frame / attention / inverse mask PNG"
     )
     p.add_argument("--waveforms", type=Path, required=True, help="CAN vs denoised vs truth PNG")
+    _record_failures_option(p)
 
 
 @command("figures", "example figures of one video: mask triptych and waveforms", _figures_args)
 def run_figures(args: argparse.Namespace) -> str:
-    from distraction.figures import video_figures
+    from distraction.figures import figures_job
 
-    video_figures(args.store, args.task, args.triptych, args.waveforms)
-    return f"figures {args.store} ({args.task}): {args.triptych}, {args.waveforms}"
+    return figures_job(
+        args.store,
+        args.task,
+        args.triptych,
+        args.waveforms,
+        record_failures=args.record_failures,
+    )
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from distraction import config_checks
+from distraction.config_checks import check_training_datasets  # noqa: F401 (re-exported)
 from distraction.errors import ConfigError
 
 #: The configuration schema: every key, its type and its one default. Shipped with the
@@ -60,6 +62,10 @@ def validate_config(
         Check that the training lists name configured datasets (off for the sections a
         single stage receives, which carry no datasets).
 
+    The schema is followed by the cross-field checks of
+    :func:`distraction.config_checks.check_config` (band edges, strides, dataset names,
+    ``results``), which the workflow also runs.
+
     Returns
     -------
     dict
@@ -80,26 +86,11 @@ def validate_config(
     if errors:
         raise ConfigError(f"{source}: {_format_error(errors[0])}")
     if check_datasets:
-        check_training_datasets(config, source)
+        config_checks.check_config(config, source)
+    else:
+        config_checks.check_bands(config, source)
+        config_checks.check_strides(config, source)
     return config
-
-
-def check_training_datasets(config: dict[str, Any], source: str = "config") -> None:
-    """Raise :class:`ConfigError` when a training list names a dataset that is not
-    configured (a JSON schema cannot say so)."""
-    training = config.get("training", {})
-    lists = {
-        "training/datasets": training.get("datasets", []),
-        "training/lstm_extra_datasets": training.get("lstm_extra_datasets", []),
-        **{
-            f"training/can_extra_datasets/{task}": names
-            for task, names in training.get("can_extra_datasets", {}).items()
-        },
-    }
-    for key, names in lists.items():
-        for name in names:
-            if name not in config.get("datasets", {}):
-                raise ConfigError(f"{source}: {key}: '{name}' is not a configured dataset")
 
 
 def load_config(path: Path) -> dict[str, Any]:

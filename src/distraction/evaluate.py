@@ -7,6 +7,7 @@ status row for the failures report.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ import pandas as pd
 
 from distraction import baselines, metrics
 from distraction.cancellation import cancel_corruption
+from distraction.errors import InputError, failure_reason
 from distraction.masks import region_traces, skin_pixels, stable_skin_region
 from distraction.report import FAILURE_COLUMNS, write_csv
 from distraction.settings import TaskSettings
 from distraction.signals import condition_signal
-from distraction.store import open_group, upstream_failure
+from distraction.store import open_group, upstream_failure, video_of
 
 #: The unsupervised baselines of each task. POS and CHROM model the pulsatile colour change
 #: over ~1.6 s windows and have no meaning for breathing; breathing moves the head, so BR
@@ -31,6 +33,8 @@ BASELINES: dict[str, tuple[str, ...]] = {
 # Frame differencing drops the last frame, so a 30.0-s clip yields 29.97 s of signal;
 # a window that short of full length is still evaluated.
 EVALUATION_SHORTFALL_S = 0.5
+
+log = logging.getLogger(__name__)
 
 
 def _chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
@@ -108,7 +112,12 @@ def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[st
     """
     task = settings.task
     identity = video_identity(store)
-    if failure := upstream_failure(store, f"denoised_{task}"):
+    # The first failure recorded upstream (the network stages pass one on; looking at each
+    # group also finds it when a stage between was not run).
+    groups = ("prepared", f"can_{task}", f"corruption_{task}", f"denoised_{task}")
+    present = [name for name in groups if (Path(store) / name / "zarr.json").exists()]
+    failures = (upstream_failure(store, name) for name in present)
+    if failure := next((f for f in failures if f), None):
         status = {
             **identity,
             "task": task,
@@ -155,8 +164,9 @@ def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[st
 
 
 def video_identity(store: Path) -> dict[str, str]:
-    """Dataset, recording and subject of a store (from its prepared group or failure record)."""
-    attrs = open_group(store, "prepared").attrs
+    """Dataset, recording and subject of a store (from its prepared group or failure record;
+    empty, but for the store's name, when that cannot be read)."""
+    _, attrs = video_of(store)
     return {
         "dataset": str(attrs.get("dataset", "")),
         "video": str(attrs.get("recording", store.name)),
@@ -186,10 +196,33 @@ def _window_frame(rows: list[dict[str, Any]], identity: dict[str, str], task: st
 
 
 def run_evaluate(
-    store: Path, settings: TaskSettings, output: Path, status_path: Path | None = None
+    store: Path,
+    settings: TaskSettings,
+    output: Path,
+    status_path: Path | None = None,
+    *,
+    record_failures: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The evaluation job: :func:`evaluate`, then the per-window CSV and the status row."""
-    table, status = evaluate(store, settings)
+    """The evaluation job: :func:`evaluate`, then the per-window CSV and the status row.
+
+    With ``record_failures``, a video whose evaluation fails for any reason (the traceback
+    of anything but bad input is logged first) gets no windows and a ``failed`` status row
+    whose reason names the video, instead of failing the job.
+    """
+    try:
+        table, status = evaluate(store, settings)
+    except Exception as exc:
+        if not record_failures:
+            raise
+        if not isinstance(exc, InputError):
+            log.exception("evaluate of %s failed (not bad input; traceback follows)", store)
+        video, _ = video_of(store)
+        identity = video_identity(store)
+        reason = failure_reason(video, exc, strip=str(store))
+        status = {**identity, "task": settings.task, "status": "failed", "stage": "evaluate"}
+        status["reason"] = reason
+        log.warning("evaluate FAILED for %s: %s", store, reason)
+        table = _window_frame([], identity, settings.task)
     write_csv(table, output)
     if status_path is not None:
         write_csv(pd.DataFrame([status], columns=FAILURE_COLUMNS), status_path)

@@ -5,6 +5,7 @@ atomically, with matplotlib's Agg backend (no display).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pandas as pd
 
 from distraction.atomic import atomic_path
 from distraction.store import open_group, upstream_failure
+
+log = logging.getLogger(__name__)
 
 
 def _pyplot() -> Any:
@@ -178,6 +181,32 @@ def plot_timeline(rates: pd.DataFrame, path: Path, *, task: str, title: str = ""
     fig.tight_layout()
     _save_figure(fig, path)
     plt.close(fig)
+
+
+def figures_job(
+    store: Path, task: str, triptych_path: Path, waveforms_path: Path, *, record_failures: bool
+) -> str:
+    """The ``figures`` job: :func:`video_figures`. With ``record_failures``, a failure of
+    the figures (any exception; the traceback of anything but bad input is logged first)
+    gives two figures stating the reason instead of failing the job. Returns its summary."""
+    from distraction.errors import InputError, failure_reason
+    from distraction.store import video_of
+
+    try:
+        video_figures(store, task, triptych_path, waveforms_path)
+    except Exception as exc:
+        if not record_failures:
+            raise
+        if not isinstance(exc, InputError):
+            log.exception("figures of %s failed (not bad input; traceback follows)", store)
+        video, identity = video_of(store)
+        reason = failure_reason(video, exc, strip=str(store))
+        title = f"{identity.get('dataset', '')}/{identity.get('recording', '')} ({task.upper()})"
+        for path in (triptych_path, waveforms_path):
+            failure_note(path, title, f"figures failed: {reason}")
+        log.warning("figures FAILED for %s: %s", store, reason)
+        return f"figures {store} ({task}): failed: {reason}"
+    return f"figures {store} ({task}): {triptych_path}, {waveforms_path}"
 
 
 def plot_learning_curves(history: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -18,9 +18,15 @@ from tqdm import tqdm
 
 from distraction import chain
 from distraction.engines import Network, load_network, predict_can, predict_lstm
-from distraction.errors import InputError
+from distraction.errors import InputError, failure_reason
 from distraction.settings import TaskSettings
-from distraction.store import GroupWriter, open_group, upstream_failure, write_failed_group
+from distraction.store import (
+    GroupWriter,
+    open_group,
+    upstream_failure,
+    video_of,
+    write_failed_group,
+)
 
 log = logging.getLogger(__name__)
 
@@ -267,16 +273,17 @@ def denoise(
     return summary
 
 
-def record_failure(store: Path, stage: str, task: str, exc: Exception) -> None:
+def record_failure(store: Path, stage: str, task: str, exc: Exception) -> str:
     """Write a network stage's failure record in place of its group (and so of the later
-    stages', which pass it on)."""
-    attrs = open_group(store, "prepared").attrs
-    identity = {key: attrs[key] for key in ("dataset", "recording", "subject") if key in attrs}
+    stages', which pass it on); returns the one-line reason, which names the video."""
+    video, identity = video_of(store)
+    reason = failure_reason(video, exc, strip=str(store))
     write_failed_group(
         store,
         f"{STAGE_GROUPS[stage]}_{task}",
-        {"failed": str(exc), "failed_stage": stage, **identity},
+        {"failed": reason, "failed_stage": stage, **identity},
     )
+    return reason
 
 
 def run_stages(
@@ -294,8 +301,9 @@ def run_stages(
     """Run network stages of one video in order (``infer-can``, ``corruption``, ``denoise``).
 
     Each network is loaded just before its stage, on LiteRT when its export is given, else
-    on TensorFlow. With ``record_failures``, bad input (:class:`InputError`) is recorded in
-    the stage's group, the later stages pass it on, and no exception is raised.
+    on TensorFlow. With ``record_failures``, any failure (bad input; also a bug or a full
+    disk, whose traceback is logged first) is recorded in the stage's group with a one-line
+    reason naming the video, the later stages pass it on, and no exception is raised.
 
     Returns
     -------
@@ -315,10 +323,12 @@ def run_stages(
                 summaries[stage] = denoise(store, lstm, settings, batch_size=batch_size)
             else:
                 raise ValueError(f"stage: expected one of {list(STAGE_GROUPS)}, got {stage!r}")
-        except InputError as exc:
+        except Exception as exc:
             if not record_failures:
                 raise
-            record_failure(store, stage, settings.task, exc)
-            log.warning("%s FAILED, recorded in %s: %s", stage, store, exc)
-            summaries[stage] = {"failed": str(exc)}
+            if not isinstance(exc, InputError):
+                log.exception("%s of %s failed (not bad input; traceback follows)", stage, store)
+            reason = record_failure(store, stage, settings.task, exc)
+            log.warning("%s FAILED, recorded in %s: %s", stage, store, reason)
+            summaries[stage] = {"failed": reason}
     return summaries

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from distraction import __version__
 from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
-from distraction.errors import InputError
+from distraction.errors import InputError, failure_reason
 from distraction.facetrack import FaceTrack, detect_faces, face_detector, track_faces
 from distraction.preprocess import (
     Box,
@@ -541,16 +541,24 @@ def prepare_job(
 ) -> str:
     """The ``prepare`` job: one recording of a dataset into its store's ``prepared`` group.
 
-    With ``record_failures``, bad input (:class:`InputError`) is recorded in place of the
-    group (the later stages pass it on to the failures report) instead of raised. Returns
-    the job's one-line summary.
+    With ``record_failures``, any failure (bad input, and also a bug or a full disk, whose
+    traceback goes to the log first) is recorded in place of the group, with a one-line
+    reason naming the video and the video's identity (the later stages pass it on to the
+    failures report), instead of raised. Returns the job's one-line summary.
     """
     from distraction.datasets import get_loader
     from distraction.store import write_failed_group
 
+    # What is known of the video before its loader can say more: the id's first component
+    # is the subject and the rest its task (the layout of every loader's ids).
+    subject, _, task = recording_id.partition("/")
+    identity = {"dataset": dataset, "recording": recording_id, "subject": subject, "task": task}
+    video = f"{dataset}/{recording_id}"
     try:
         loader = get_loader(fmt, dataset, root)
         rec = loader.recording(recording_id)
+        identity.update(subject=rec.subject, task=rec.task, source=str(rec.source))
+        video = str(rec.source)
         crop = settings.crop_for(fmt)
         summary = prepare_recording(
             loader,
@@ -561,15 +569,17 @@ def prepare_job(
             threads=threads,
             settings=settings,
         )
-    except InputError as exc:
+    except Exception as exc:
         if not record_failures:
             raise
-        failure = {"failed": str(exc), "failed_stage": "prepare"}
+        if not isinstance(exc, InputError):
+            log.exception("prepare of %s failed (not bad input; traceback follows)", video)
+        reason = failure_reason(video, exc)
         write_failed_group(
-            store, "prepared", {**failure, "dataset": dataset, "recording": recording_id}
+            store, "prepared", {"failed": reason, "failed_stage": "prepare", **identity}
         )
-        log.warning("prepare FAILED, recorded in %s: %s", store, exc)
-        return f"prepare {dataset}/{recording_id}: failed: {exc}"
+        log.warning("prepare FAILED, recorded in %s: %s", store, reason)
+        return f"prepare {dataset}/{recording_id}: failed: {reason}"
     rate = summary["frames"] / max(summary["seconds"], 1e-9)
     return (
         f"prepare {dataset}/{rec.recording_id}: {summary['frames']} frames at "

@@ -5,6 +5,7 @@ The plots live in :mod:`distraction.figures`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ import pandas as pd
 
 from distraction import figures
 from distraction.atomic import atomic_path
+from distraction.errors import InputError
 from distraction.metrics import bootstrap_mae_ci, bootstrap_mae_difference_ci, summarise
+
+log = logging.getLogger(__name__)
 
 # `task` is what is measured (hr or br); `recording_task` is the dataset's own task or
 # condition label of the recording (e.g. T1 in MMSE-HR, flicker in the synthetic data).
@@ -226,3 +230,73 @@ def aggregate(
     for task in ("hr", "br"):
         figures.plot_agreement(windows[windows["task"] == task], outdir / f"agreement_{task}.png")
     return {"videos": int(windows["video"].nunique()), "windows": len(windows)}
+
+
+def failure_counts(statuses: Sequence[Path]) -> dict[str, int]:
+    """Videos (dataset × video) in status CSVs, and how many of them failed (in any task)
+    or were skipped (too short for one window, in any task, without failing)."""
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in statuses]
+    if not frames:
+        return {"videos": 0, "failed": 0, "skipped": 0}
+    table = pd.concat(frames, ignore_index=True)
+    status = table.groupby(["dataset", "video"])["status"].agg(set)
+    failed = status.map(lambda s: "failed" in s)
+    skipped = status.map(lambda s: "skipped" in s) & ~failed
+    return {"videos": len(status), "failed": int(failed.sum()), "skipped": int(skipped.sum())}
+
+
+def failure_line(counts: dict[str, int]) -> str:
+    """``"3 of 10 videos failed, 1 skipped (see failures.csv)"``."""
+    line = f"{counts['failed']} of {counts['videos']} videos failed"
+    if counts["skipped"]:
+        line += f", {counts['skipped']} skipped"
+    return line + (" (see failures.csv)" if counts["failed"] or counts["skipped"] else "")
+
+
+def check_failed_fraction(
+    counts: dict[str, int], max_failed_fraction: float | None, failures: Path
+) -> None:
+    """Raise :class:`InputError` naming ``failures`` when more than ``max_failed_fraction``
+    of the videos failed (``report.max_failed_fraction``; None never raises)."""
+    if max_failed_fraction is None or not counts["videos"]:
+        return
+    if counts["failed"] > max_failed_fraction * counts["videos"]:
+        raise InputError(
+            f"{failures}: {counts['failed']} of {counts['videos']} videos failed, more than "
+            f"report.max_failed_fraction {max_failed_fraction:g} allows"
+        )
+
+
+def aggregate_job(
+    inputs: Sequence[Path],
+    outdir: Path,
+    *,
+    statuses: Sequence[Path] = (),
+    max_failed_fraction: float | None = None,
+) -> str:
+    """The ``aggregate`` job: every report (:func:`aggregate`), then one log line saying how
+    many videos failed; with ``max_failed_fraction``, :class:`InputError` (a non-zero exit)
+    after the reports are written when more videos failed. Returns the job's summary."""
+    summary = aggregate(inputs, outdir, statuses=statuses)
+    counts = failure_counts(statuses)
+    line = f"aggregate: {failure_line(counts)}"
+    (log.warning if counts["failed"] else log.info)(line)
+    check_failed_fraction(counts, max_failed_fraction, Path(outdir) / "failures.csv")
+    return (
+        f"aggregate: {summary['videos']} videos with windows, {summary['windows']} windows -> "
+        f"{outdir}; {failure_line(counts)}"
+    )
+
+
+def check_failures_job(
+    statuses: Sequence[Path], max_failed_fraction: float | None, failures: Path, output: Path
+) -> str:
+    """The workflow's ``check_failures`` job (``report.max_failed_fraction``): a separate
+    job, so that its failure leaves the aggregate's reports in place (Snakemake removes the
+    outputs of a failed job). Writes its one-line verdict to ``output`` when it passes."""
+    counts = failure_counts(statuses)
+    check_failed_fraction(counts, max_failed_fraction, failures)
+    line = f"check-failures: {failure_line(counts)}, at most {max_failed_fraction} allowed"
+    with atomic_path(output) as tmp:
+        Path(tmp).write_text(line + "\n")
+    return line

@@ -420,6 +420,22 @@ def upstream_failure(store: Path, name: str) -> dict[str, Any] | None:
     return attrs if "failed" in attrs else None
 
 
+def video_of(store: Path) -> tuple[str, dict[str, Any]]:
+    """The video a store holds, as failure reasons name it (its source file, else
+    ``dataset/recording``, else the store), and its identity attributes."""
+    try:
+        attrs = dict(open_group(store, "prepared").attrs)
+    except Exception:  # an unreadable store still gets its failure recorded
+        attrs = {}
+    keys = ("dataset", "recording", "subject", "task", "source")
+    identity = {key: attrs[key] for key in keys if key in attrs}
+    if "source" in attrs:
+        return str(attrs["source"]), identity
+    if "recording" in attrs:
+        return f"{attrs.get('dataset', '')}/{attrs['recording']}", identity
+    return str(store), identity
+
+
 def open_group(store: Path, name: str) -> xr.Dataset:
     """Open one stage's group of a video store lazily.
 

@@ -8,14 +8,16 @@ dataset can be checked up front and every problem reported at once.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from distraction.config_checks import printable, recording_name_problem
 from distraction.datasets import DatasetLoader, GroundTruth, Recording, decoder_errors
-from distraction.errors import InputError
+from distraction.errors import ConfigError, InputError
 
 # A frame interval further than this fraction from the nominal one counts as irregular.
 INTERVAL_TOLERANCE = 0.25
@@ -37,7 +39,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return printable(f"{self.path}: {self.message}")  # one line, whatever the name
 
 
 def frame_rate_problems(fps: float) -> list[str]:
@@ -178,6 +180,40 @@ def check_recording(
     return problems
 
 
+def check_config_files(config: dict, source: Path) -> None:
+    """The files a config names, as ``validate --config`` checks them: every model file
+    that is neither shipped (``builtin``) nor trained by the workflow exists, and
+    ``results`` is a folder that can be written (or created).
+
+    Raises
+    ------
+    ConfigError
+        ``"<source>: <key>: <problem>"``.
+    """
+    results = Path(config["results"])
+    trained = {
+        results / "training" / task / f"{kind}.keras"
+        for task in ("hr", "br")
+        for kind in ("can", "lstm")
+    }
+    for key in ("hr_can", "hr_lstm", "br_can", "br_lstm"):
+        model = config["models"][key]
+        if model == "builtin" or Path(model).is_file():
+            continue
+        if Path(model).resolve() in {path.resolve() for path in trained}:
+            continue  # the workflow trains it
+        raise ConfigError(f"{source}: models/{key}: {model}: no such model file")
+    existing = results
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if results.exists() and not results.is_dir():
+        raise ConfigError(f"{source}: results: {results} exists and is not a folder")
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{source}: results: {results} cannot be written ({existing} is not a writable folder)"
+        )
+
+
 def validate_job(
     *,
     config_path: Path | None = None,
@@ -213,6 +249,7 @@ def validate_job(
 
     if config_path is not None:
         config = load_config(config_path)
+        check_config_files(config, config_path)
         tasks = ("hr", "br") if config["task"] == "both" else (config["task"],)
         windows = [config["evaluation"][f"{task}_window_s"] for task in tasks]
         datasets = [
@@ -235,7 +272,10 @@ def validate_job(
         loader = get_loader(dataset_format, name, dataset_root)
         for recording in loader.list_recordings():
             checked += 1
-            for problem in check_recording(loader, recording, min_duration_s=minimum):
+            problems = check_recording(loader, recording, min_duration_s=minimum)
+            if name_problem := recording_name_problem(recording.recording_id):
+                problems.insert(0, Problem(recording.source, name_problem))
+            for problem in problems:
                 print(problem, file=sys.stderr)
                 rows.append(
                     {

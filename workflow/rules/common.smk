@@ -29,32 +29,24 @@ wildcard_constraints:
     kind=r"can|lstm",
 
 
-def _check_roots():
-    """Fail before any job runs when a configured dataset root is missing."""
+# The config checks a JSON schema cannot express, and the recording-name checks, come from
+# a standard-library-only module of the package's source (no installed package needed).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from distraction import config_checks
+
+
+def _check_config():
+    """Fail before any job runs on a config problem the schema cannot see (one line)."""
+    try:
+        config_checks.check_config(config)
+    except config_checks.InputError as error:
+        raise WorkflowError(str(error)) from None
     for name, spec in config["datasets"].items():
-        if spec["format"] == "synth":
-            continue
-        if "root" not in spec:
-            raise WorkflowError(f"config: datasets/{name}: 'root' is required for format {spec['format']}")
-        if not Path(spec["root"]).is_dir():
+        if spec["format"] != "synth" and not Path(spec["root"]).is_dir():
             raise WorkflowError(f"{spec['root']}: dataset root of '{name}' does not exist")
 
 
-_check_roots()
-
-
-def _check_training_datasets():
-    """Fail before any job runs when a training list names a dataset that is not configured."""
-    from distraction.config import check_training_datasets
-    from distraction.errors import ConfigError
-
-    try:
-        check_training_datasets(config)
-    except ConfigError as error:
-        raise WorkflowError(str(error)) from None
-
-
-_check_training_datasets()
+_check_config()
 
 
 def synth_root(dataset):
@@ -89,7 +81,17 @@ def _list_recordings(dataset):
     from distraction.datasets import get_loader
 
     loader = get_loader(spec["format"], dataset, Path(spec["root"]))
-    return [rec.recording_id for rec in loader.list_recordings()]
+    return _carried([(rec.recording_id, rec.source) for rec in loader.list_recordings()], dataset)
+
+
+def _carried(recordings, dataset):
+    """Recording ids, once every name is one the workflow can carry (else one line naming
+    the file: a line break in a name, a name too long for its outputs' suffixes)."""
+    try:
+        config_checks.check_recording_names(dataset, recordings)
+    except config_checks.InputError as error:
+        raise WorkflowError(str(error)) from None
+    return [recording_id for recording_id, _ in recordings]
 
 
 RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets"]}
@@ -154,8 +156,8 @@ def litert_options(wildcards, input):
     if not input.can_litert:
         return ""
     return (
-        f"--can-litert {shlex.quote(str(input.can_litert))} "
-        f"--lstm-litert {shlex.quote(str(input.lstm_litert))}"
+        f"--can-litert={shlex.quote(str(input.can_litert))} "
+        f"--lstm-litert={shlex.quote(str(input.lstm_litert))}"
     )
 
 
@@ -268,4 +270,6 @@ def all_targets():
     targets = [f"{RESULTS}/reports/summary.csv", *figure_files(), *timeline_files()]
     if config["reference"]["sample"]:
         targets.append(f"{RESULTS}/reference/reference_table.csv")
+    if config["report"]["max_failed_fraction"] is not None:
+        targets.append(f"{RESULTS}/reports/failure_check.txt")
     return targets

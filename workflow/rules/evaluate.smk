@@ -17,9 +17,9 @@ rule evaluate:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction evaluate --store {params.store:q} --task {wildcards.task} "
-        "--output {output.windows:q} --status {output.status:q} "
-        "--settings {params.settings:q} 2> {log:q}"
+        "distraction evaluate --store={params.store:q} --task={wildcards.task} "
+        "--output={output.windows:q} --status={output.status:q} "
+        "--settings={params.settings:q} --record-failures 2> {log:q}"
 
 
 rule figures:
@@ -46,8 +46,9 @@ rule figures:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction figures --store {params.store:q} --task {wildcards.task} "
-        "--triptych {output.triptych:q} --waveforms {output.waveforms:q} 2> {log:q}"
+        "distraction figures --store={params.store:q} --task={wildcards.task} "
+        "--triptych={output.triptych:q} --waveforms={output.waveforms:q} --record-failures "
+        "2> {log:q}"
 
 
 rule aggregate:
@@ -84,7 +85,7 @@ rule aggregate:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction aggregate --outdir {params.outdir:q} --inputs {input.evaluations:q} "
+        "distraction aggregate --outdir={params.outdir:q} --inputs {input.evaluations:q} "
         "--statuses {input.statuses:q} 2> {log:q}"
 
 
@@ -116,6 +117,27 @@ rule timeline:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction timeline --store {params.store:q} --task {wildcards.task} "
-        "--rates {output.rates:q} --waveforms {output.waveforms:q} --hrv {output.hrv:q} "
-        "--figure {output.figure:q} --settings {params.settings:q} 2> {log:q}"
+        "distraction timeline --store={params.store:q} --task={wildcards.task} "
+        "--rates={output.rates:q} --waveforms={output.waveforms:q} --hrv={output.hrv:q} "
+        "--figure={output.figure:q} --settings={params.settings:q} 2> {log:q}"
+
+
+# report.max_failed_fraction (for CI): a job of its own, so that its failure leaves the
+# aggregate's reports in place (Snakemake removes the outputs of a failed job).
+
+
+rule check_failures:
+    input:
+        statuses=status_files,
+        failures=f"{RESULTS}/reports/failures.csv",
+    output:
+        f"{RESULTS}/reports/failure_check.txt",
+    params:
+        max_failed=config["report"]["max_failed_fraction"],
+    log:
+        f"{RESULTS}/logs/check_failures.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction check-failures --max-failed-fraction={params.max_failed} "
+        "--failures={input.failures:q} --output={output:q} --statuses {input.statuses:q} 2> {log:q}"

@@ -13,7 +13,7 @@ rule export_litert:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction export-litert --model {input:q} --output {output.model:q} 2> {log:q}"
+        "distraction export-litert --model={input:q} --output={output.model:q} 2> {log:q}"
 
 
 # Network stages per video, in one job (one process, so the network runtime starts once per video):
@@ -47,7 +47,7 @@ rule infer:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction infer --store {params.store:q} --task {wildcards.task} "
-        "--can-model {input.can_model:q} --lstm-model {input.lstm_model:q} "
-        "--engine {params.engine} {params.litert} --batch-size {params.batch_size} "
-        "--settings {params.settings:q} --record-failures 2> {log:q}"
+        "distraction infer --store={params.store:q} --task={wildcards.task} "
+        "--can-model={input.can_model:q} --lstm-model={input.lstm_model:q} "
+        "--engine={params.engine} {params.litert} --batch-size={params.batch_size} "
+        "--settings={params.settings:q} --record-failures 2> {log:q}"

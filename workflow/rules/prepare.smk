@@ -17,8 +17,8 @@ rule prepare:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction prepare --format {params.format} --root {params.root:q} "
-        "--dataset {wildcards.dataset:q} --recording {wildcards.recording:q} "
-        "--store {params.store:q} --settings {params.settings:q} "
-        "--threads {threads} --record-failures "
+        "distraction prepare --format={params.format} --root={params.root:q} "
+        "--dataset={wildcards.dataset:q} --recording={wildcards.recording:q} "
+        "--store={params.store:q} --settings={params.settings:q} "
+        "--threads={threads} --record-failures "
         "2> {log:q}"

@@ -19,7 +19,7 @@ rule synth_video:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction synth --video {output.video:q} --ground-truth {output.ground_truth:q} "
-        "--subject {wildcards.subject} --condition {wildcards.condition} "
-        "--duration {params.duration} --fps {params.fps} --width {params.width} "
-        "--height {params.height} --seed {params.seed} 2> {log:q}"
+        "distraction synth --video={output.video:q} --ground-truth={output.ground_truth:q} "
+        "--subject={wildcards.subject} --condition={wildcards.condition} "
+        "--duration={params.duration} --fps={params.fps} --width={params.width} "
+        "--height={params.height} --seed={params.seed} 2> {log:q}"

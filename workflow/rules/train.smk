@@ -22,9 +22,9 @@ rule train_can:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction train-can --task {wildcards.task} --stores {params.stores:q} "
-        "--output {output.model:q} --curves {output.curves:q} --sidecar {output.sidecar:q} "
-        "--settings {params.settings:q} 2> {log:q}"
+        "distraction train-can --task={wildcards.task} --stores {params.stores:q} "
+        "--output={output.model:q} --curves={output.curves:q} --sidecar={output.sidecar:q} "
+        "--settings={params.settings:q} 2> {log:q}"
 
 
 rule train_lstm:
@@ -55,9 +55,9 @@ rule train_lstm:
     conda:
         "../../envs/distraction.yaml"
     shell:
-        "distraction train-lstm --task {wildcards.task} --stores {params.stores:q} "
-        "--output {output.model:q} --curves {output.curves:q} --sidecar {output.sidecar:q} "
-        "--can-model {input.can_model:q} --settings {params.settings:q} 2> {log:q}"
+        "distraction train-lstm --task={wildcards.task} --stores {params.stores:q} "
+        "--output={output.model:q} --curves={output.curves:q} --sidecar={output.sidecar:q} "
+        "--can-model={input.can_model:q} --settings={params.settings:q} 2> {log:q}"
 
 
 rule train:
