@@ -20,7 +20,8 @@ GROUPS = ("can_hr", "corruption_hr", "denoised_hr")
 
 
 def _prepare(root: Path, recording: str, store: Path) -> None:
-    args = ["prepare", "--format=generic", f"--root={root}", "--dataset=d"]
+    # Plain frames hold no face: the centre square, not the tracked face.
+    args = ["prepare", "--format=generic", f"--root={root}", "--dataset=d", "--crop=centre"]
     assert main([*args, f"--recording={recording}", f"--store={store}", "--record-failures"]) == 0
 
 

@@ -194,6 +194,8 @@ def test_cli_prepare_handles_odd_names(tmp_path: Path) -> None:
             'sübject 1/tâsk "a"',
             "--store",
             str(store),
+            "--crop",
+            "centre",  # plain frames hold no face to track
         ],
         capture_output=True,
         text=True,
