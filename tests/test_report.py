@@ -147,3 +147,12 @@ def test_comparisons_rank_only_where_the_interval_allows(tmp_path: Path) -> None
     expected = "denoised better" if high < 0 else "no ranking"
     assert table.loc["pos", "ranking"] == expected
     assert table.loc["can", "subjects"] == 6 and table.loc["can", "windows"] == 12
+
+
+def test_a_file_with_a_long_legal_name_is_written_atomically(tmp_path: Path) -> None:
+    # A 237-byte video stem gives a 241-byte CSV name; the temporary name beside it must not
+    # add enough to pass the file system's 255 bytes.
+    path = tmp_path / ("v" * 237 + ".csv")
+    write_csv(pd.DataFrame({"a": [1.0]}), path)
+    assert pd.read_csv(path)["a"].tolist() == [1.0]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

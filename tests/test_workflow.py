@@ -502,3 +502,32 @@ def test_names_that_cannot_be_carried_stop_the_workflow_up_front(
     assert result.returncode != 0
     assert expected in result.stdout + result.stderr, result.stdout[-3000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_the_cross_dataset_example_trains_on_one_layout_and_tests_on_another(
+    tmp_path: Path,
+) -> None:
+    # workflow/configs/pure_to_ubfc.yaml with its roots pointed at tiny fake trees: the plan
+    # trains on PURE's recordings only and evaluates UBFC-rPPG's with those networks.
+    pure, ubfc = tmp_path / "PURE", tmp_path / "UBFC"
+    for name in ("01-01/01-01/Image1.png", "01-02/01-02/Image1.png"):
+        (pure / name).parent.mkdir(parents=True, exist_ok=True)
+        (pure / name).touch()
+    for subject in ("subject1", "subject3"):
+        (ubfc / subject).mkdir(parents=True)
+        (ubfc / subject / "vid.avi").touch()
+    config = yaml.safe_load((REPO / "workflow" / "configs" / "pure_to_ubfc.yaml").read_text())
+    config["datasets"]["pure"]["root"] = str(pure)
+    config["datasets"]["ubfc"]["root"] = str(ubfc)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, path, "-n", "--printshellcmds")
+    jobs = planned_jobs(result.stdout)
+    assert jobs["train_can"] == jobs["train_lstm"] == 1
+    assert jobs["prepare"] == 4 and jobs["infer"] == 4 and jobs["evaluate"] == 4
+    lines = result.stdout.splitlines()
+    can = next(line for line in lines if "distraction train-can" in line)
+    assert "pure/stores/01-01.zarr" in can and "ubfc/stores" not in can
+    infer = [line for line in lines if "distraction infer" in line]
+    assert any("ubfc/stores/subject1.zarr" in line for line in infer)
+    assert all("pure_to_ubfc/training/hr/can.keras" in line for line in infer)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import signal
 
 from distraction.signals import butter_bandpass_filtfilt
 
@@ -64,7 +65,8 @@ def _default_nfft(n: int, fs: float, resolution_bpm: float) -> int:
 def periodogram(
     x: ArrayLike, fs: float, *, nfft: int | None = None, resolution_bpm: float = 0.5
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """One-sided periodogram with a rectangular window, as MATLAB ``periodogram``.
+    """One-sided periodogram with a rectangular window, as MATLAB ``periodogram``
+    (:func:`scipy.signal.periodogram` with the bin width the metrics need).
 
     Parameters
     ----------
@@ -93,10 +95,9 @@ def periodogram(
     nfft = _default_nfft(n, fs, resolution_bpm) if nfft is None else int(nfft)
     if nfft < n:
         raise ValueError(f"nfft: {nfft} is shorter than the signal ({n})")
-    spec = np.fft.rfft(xs, n=nfft)
-    power = np.abs(spec) ** 2 / (fs * n)
-    power[1 : (nfft + 1) // 2] *= 2.0
-    freqs = np.arange(power.size) * fs / nfft
+    freqs, power = signal.periodogram(
+        xs, fs, window="boxcar", nfft=nfft, detrend=False, scaling="density"
+    )
     return freqs, power
 
 
