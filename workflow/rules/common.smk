@@ -71,17 +71,33 @@ def _list_recordings(dataset):
         subjects = range(s["first_subject"], s["first_subject"] + s["subjects"])
         return [f"s{subject:02d}/{condition}" for subject in subjects for condition in s["conditions"]]
     try:
-        return recording_ids(spec["format"], spec["root"])
+        ids = recording_ids(spec["format"], spec["root"])
     except LayoutError as error:
         raise WorkflowError(str(error)) from None
     except KeyError:
         pass
+    else:
+        # Names are checked one by one; the file is looked up only for a refused one.
+        for recording_id in ids:
+            if config_checks.recording_name_problem(recording_id):
+                _carried([(recording_id, _source_of_id(spec["root"], recording_id))], dataset)
+        return ids
     # A format without a layout in distraction.layouts: its loader lists it (this needs the
     # package's dependencies where Snakemake runs).
     from distraction.datasets import get_loader
 
     loader = get_loader(spec["format"], dataset, Path(spec["root"]))
     return _carried([(rec.recording_id, rec.source) for rec in loader.list_recordings()], dataset)
+
+
+def _source_of_id(root, recording_id):
+    """The file a recording id names (``<root>/<id>.<extension>``), for a message."""
+    base = Path(root) / recording_id
+    if base.parent.is_dir():
+        for candidate in sorted(base.parent.iterdir()):
+            if candidate.stem == base.name:
+                return candidate
+    return base
 
 
 def _carried(recordings, dataset):
