@@ -214,3 +214,46 @@ def test_cartoon_presets_keep_uniform_flicker() -> None:
     )
     assert photo.photo_corruption("flicker").flicker_depth_gradient > 0
     assert photo.photo_corruption("clean") == synth.CONDITIONS["clean"]
+
+
+def _photo_folder(folder: Path, hopper: np.ndarray, count: int) -> Path:
+    folder.mkdir()
+    entries = []
+    for k in range(count):
+        cv2.imwrite(str(folder / f"p{k}.png"), cv2.cvtColor(hopper, cv2.COLOR_RGB2BGR))
+        entries.append(f"p{k}.png: {{licence: public-domain, source: matplotlib, author: USN}}")
+    (folder / "sources.yaml").write_text("\n".join(entries) + "\n")
+    return folder
+
+
+def test_cli_synth_photo(tmp_path: Path, hopper: np.ndarray) -> None:
+    from distraction.cli import main
+
+    folder = _photo_folder(tmp_path / "photos", hopper, 1)
+    video = tmp_path / "out" / "s0" / "clean.avi"
+    args = ["synth", f"--video={video}", f"--ground-truth={video.with_suffix('.csv')}"]
+    args += ["--subject=0", "--condition=clean", "--duration=1", "--fps=10"]
+    args += ["--width=64", "--height=48", f"--photo={folder / 'p0.png'}"]
+    assert main(args) == 0
+    assert json.loads(video.with_name("clean.photo.json").read_text())["photo"]["name"] == "p0.png"
+
+
+def test_workflow_renders_the_kth_photo(tmp_path: Path, hopper: np.ndarray) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    folder = _photo_folder(tmp_path / "photos", hopper, 2)
+    text = (repo / "tests" / "data" / "tiny_config.yaml").read_text()
+    config = yaml.safe_load(text.replace("RESULTS", str(tmp_path / "results")))
+    config["datasets"]["tr"]["synth"]["photos"] = str(folder)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    target = tmp_path / "results" / "tr" / "videos" / "s1" / "clean.avi"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile")]
+    command += ["--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")]
+    command += ["--cores", "1", "-n", "-p", str(target)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"--photo={folder / 'p1.png'}" in result.stdout + result.stderr

@@ -266,8 +266,8 @@ def fit_skin_map(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     eyebrows, lips and specular highlights). A pixel is skin by its Mahalanobis distance
     ``d`` to the model: all skin below 2, none above 3, linear in between; too dark or
     too bright pixels (luma below 20 % of the face core's 95th percentile, or 250 and
-    over) are not skin, their chroma is noise or clipped. The map is kept inside the face box grown by
-    30 % to the sides, 35 % up and 45 % down (the neck below the chin), so that a
+    over) are not skin, their chroma is noise or clipped. The map is kept inside the face
+    box grown by 30 % to the sides, 35 % up and 45 % down (the neck below the chin), so that a
     background or clothing of similar colour elsewhere is excluded, then cleaned by a
     morphological opening and softened by a slight blur.
 
