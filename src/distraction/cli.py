@@ -152,14 +152,36 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=_SYNTH["width"])
     p.add_argument("--height", type=int, default=_SYNTH["height"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument(
+        "--photo",
+        type=Path,
+        default=None,
+        help="animate this face photo (with a provenance record, see PHOTOS.md) "
+        "instead of drawing a cartoon face",
+    )
 
 
 @command("synth", "render one synthetic face video with known physiology", _synth_args)
 def run_synth(args: argparse.Namespace) -> str:
+    from distraction.photo import write_photo_clip
     from distraction.synth import write_clip
 
     for path in (args.video, args.ground_truth):
         path.parent.mkdir(parents=True, exist_ok=True)
+    if args.photo is not None:
+        write_photo_clip(
+            args.photo,
+            args.video,
+            args.ground_truth,
+            subject_index=args.subject,
+            condition=args.condition,
+            duration_s=args.duration,
+            fps=args.fps,
+            width=args.width,
+            height=args.height,
+            seed=args.seed,
+        )
+        return f"synth: wrote {args.video} ({args.condition}, photo {args.photo.name})"
     write_clip(
         args.video,
         args.ground_truth,

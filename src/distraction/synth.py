@@ -120,6 +120,13 @@ class Corruption:
         times ``1 + flicker_tint * u_c`` with ``u`` drawn per clip (uniform in ±1, mean
         removed). 0 is colour-neutral flicker, which CHROM and POS cancel by design; real
         in-band flicker (screens, fluorescent or mixed light) also changes colour.
+    flicker_depth_gradient : float
+        Spatial change of the flicker's depth: at position ``s`` in [-1, 1] along a direction
+        drawn per clip (the frame's centre is 0, its edges ±1), the depth is multiplied by
+        ``1 + flicker_depth_gradient * s`` (a lamp on one side of the subject). 0: uniform.
+    flicker_phase_gradient : float
+        Spatial change of the flicker's phase along the same direction: ``s`` times this
+        many radians (two lamps on different phases). 0: in phase everywhere.
     ambient_level : float
         Additive ambient light as a fraction of full scale (coloured, per clip).
     ambient_drift : float
@@ -157,6 +164,8 @@ class Corruption:
     flicker_min_distance_bpm: float = 8.0
     flicker_avoids: Literal["hr", "br"] = "hr"
     flicker_tint: float = 0.0
+    flicker_depth_gradient: float = 0.0
+    flicker_phase_gradient: float = 0.0
     background_flicker_amplitude: tuple[float, float] = (0.0, 0.0)
     background_flicker_band_hz: tuple[float, float] = (0.7, 2.5)
     background_flicker_tint: float = 0.3
@@ -362,6 +371,15 @@ class SceneDynamics:
         (n, 3) multiplicative light of the background only, 1 = nominal.
     background_flicker_hz : float or None
         Frequency of the background-only flicker, or None without it.
+    flicker_phase : ndarray or None
+        (n,) phase of the flicker at the frame centre, radians (None without flicker).
+    flicker_space : tuple of float or None
+        ``(direction, depth_gradient, phase_gradient)`` of the flicker's spatial change
+        (direction in radians from the +x axis, image y down), or None when it is uniform:
+        ``light_rgb`` holds the flicker at the frame centre, and at position ``s`` along
+        the direction (frame edges ±1) the modulation is
+        ``1 + flicker_amplitude · flicker_rgb · (1 + depth_gradient · s) · sin(flicker_phase
+        + phase_gradient · s)``.
     """
 
     time: np.ndarray
@@ -378,6 +396,8 @@ class SceneDynamics:
     flicker_rgb: np.ndarray
     background_rgb: np.ndarray
     background_flicker_hz: float | None
+    flicker_phase: np.ndarray | None = None
+    flicker_space: tuple[float, float, float] | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -804,11 +824,11 @@ def _sinusoidal_light(
     min_distance: float,
     mean_rate: float,
     rate_name: str,
-) -> tuple[float, float, np.ndarray, np.ndarray]:
+) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
     """A coloured sinusoidal light change: frequency (kept ``min_distance`` per minute from
-    ``mean_rate``), amplitude, per-channel depth (mean 1) and the (n, 3) modulation
-    ``1 + amplitude · sin(2π f t + φ) · depth``. Draws in this order: frequency, amplitude,
-    phase, then the colour only when ``tint > 0``."""
+    ``mean_rate``), amplitude, per-channel depth (mean 1), the (n, 3) modulation
+    ``1 + amplitude · sin(2π f t + φ) · depth`` and its (n,) phase ``2π f t + φ``. Draws in
+    this order: frequency, amplitude, phase, then the colour only when ``tint > 0``."""
     hz = _draw_flicker_hz(rng, band_hz, min_distance, mean_rate, rate_name)
     amp = float(rng.uniform(*amplitude))
     phase = rng.uniform(0.0, 2 * np.pi)
@@ -816,8 +836,8 @@ def _sinusoidal_light(
     if tint > 0:
         u = rng.uniform(-1.0, 1.0, 3)
         depth = 1.0 + tint * (u - u.mean())
-    wave = np.sin(2 * np.pi * hz * (time - time[0]) + phase)
-    return hz, amp, depth, 1.0 + amp * wave[:, None] * depth
+    theta = 2 * np.pi * hz * (time - time[0]) + phase
+    return hz, amp, depth, 1.0 + amp * np.sin(theta)[:, None] * depth, theta
 
 
 def scene_dynamics(
@@ -862,8 +882,8 @@ def scene_dynamics(
     ss = np.random.SeedSequence([seed, 3])
     # A new stream goes last: child i of a SeedSequence does not depend on how many are
     # spawned, so clips rendered before it existed stay identical.
-    r_motion, r_shake, r_light, r_flicker, r_ambient, r_grad, r_background = (
-        np.random.default_rng(s) for s in ss.spawn(7)
+    r_motion, r_shake, r_light, r_flicker, r_ambient, r_grad, r_background, r_space = (
+        np.random.default_rng(s) for s in ss.spawn(8)
     )
     px = height / _REF_HEIGHT
 
@@ -924,11 +944,13 @@ def scene_dynamics(
     flicker_amp = 0.0
     flicker = np.ones((n, 3))
     flicker_rgb = np.ones(3)
+    flicker_phase: np.ndarray | None = None
+    flicker_space: tuple[float, float, float] | None = None
     if corruption.flicker_amplitude[1] > 0:
         if corruption.flicker_avoids not in ("hr", "br"):
             raise ValueError(f"flicker_avoids: 'hr' or 'br', got {corruption.flicker_avoids!r}")
         avoided = physiology.hr if corruption.flicker_avoids == "hr" else physiology.br
-        flicker_hz, flicker_amp, flicker_rgb, flicker = _sinusoidal_light(
+        flicker_hz, flicker_amp, flicker_rgb, flicker, flicker_phase = _sinusoidal_light(
             r_flicker,
             time,
             band_hz=corruption.flicker_band_hz,
@@ -938,6 +960,12 @@ def scene_dynamics(
             mean_rate=float(np.mean(avoided)),
             rate_name=corruption.flicker_avoids,
         )
+        if corruption.flicker_depth_gradient != 0 or corruption.flicker_phase_gradient != 0:
+            flicker_space = (
+                float(r_space.uniform(0.0, 2 * np.pi)),
+                float(corruption.flicker_depth_gradient),
+                float(corruption.flicker_phase_gradient),
+            )
     light_rgb = np.clip(intensity, 0.2, None)[:, None] * colour * flicker
 
     # Additive ambient light (e.g. a second, differently coloured source).
@@ -966,7 +994,7 @@ def scene_dynamics(
     background_rgb = np.ones((n, 3))
     background_hz: float | None = None
     if corruption.background_flicker_amplitude[1] > 0:
-        background_hz, _, _, background_rgb = _sinusoidal_light(
+        background_hz, _, _, background_rgb, _ = _sinusoidal_light(
             r_background,
             time,
             band_hz=corruption.background_flicker_band_hz,
@@ -991,6 +1019,8 @@ def scene_dynamics(
         flicker_rgb=flicker_rgb,
         background_rgb=background_rgb,
         background_flicker_hz=background_hz,
+        flicker_phase=flicker_phase,
+        flicker_space=flicker_space,
     )
 
 
@@ -1017,14 +1047,40 @@ def _light_field(
     light_rgb: np.ndarray,
     grid: tuple[np.ndarray, np.ndarray],
     size: tuple[int, int],
+    relative: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Full-resolution (H, W, 3) illumination, computed coarse and interpolated."""
+    """Full-resolution (H, W, 3) illumination, computed coarse and interpolated.
+
+    ``relative`` is an optional coarse (rows, cols, 3) factor (the spatial flicker)."""
     gy, gx = grid
     field = 1.0 + gradient[0] * gx + gradient[1] * gy
     if spot[2] > 0:
         field = field + spot[2] * np.exp(-((gx - spot[0]) ** 2 + (gy - spot[1]) ** 2) / 0.4)
     coarse = np.clip(field, 0.05, None)[..., None] * light_rgb
+    if relative is not None:
+        coarse = coarse * relative
     return cv2.resize(coarse.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+
+
+def _flicker_relative(
+    dyn: SceneDynamics, i: int, grid: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray | None:
+    """Coarse (rows, cols, 3) spatial flicker of frame ``i`` relative to the frame centre's
+    (already in ``light_rgb``), or None when the flicker is uniform."""
+    if dyn.flicker_space is None or dyn.flicker_phase is None:
+        return None
+    direction, depth_gradient, phase_gradient = dyn.flicker_space
+    gy, gx = grid
+    s = np.cos(direction) * gx + np.sin(direction) * gy
+    depth = dyn.flicker_amplitude * dyn.flicker_rgb
+    theta = float(dyn.flicker_phase[i])
+    local = (
+        1.0
+        + np.clip(1.0 + depth_gradient * s, 0.0, None)[..., None]
+        * depth
+        * np.sin(theta + phase_gradient * s)[..., None]
+    )
+    return local / (1.0 + depth * np.sin(theta))
 
 
 def render_frames(
@@ -1152,7 +1208,14 @@ def _render(
             cv2.subtract(bg, cv2.multiply(bg, cover)), cv2.cvtColor(moved, cv2.COLOR_RGBA2RGB)
         )
         # Illumination shared by face and background, ambient light, gain.
-        light = _light_field(dyn.gradient[i], dyn.spot[i], _GAIN * dyn.light_rgb[i], grid, size)
+        light = _light_field(
+            dyn.gradient[i],
+            dyn.spot[i],
+            _GAIN * dyn.light_rgb[i],
+            grid,
+            size,
+            _flicker_relative(dyn, i, grid),
+        )
         frame = cv2.add(cv2.multiply(frame, light), (*dyn.ambient_rgb[i], 0.0))
         # Sensor noise: shot (signal-dependent) + read noise.
         # (frame >= 0 here: reflectance, light, gain and ambient are all non-negative.)
@@ -1219,6 +1282,14 @@ def _open_writer(
     if not writer.isOpened():
         raise InputError(f"{path}: cannot encode video with codec {codec!r} in this container")
     return writer
+
+
+def _write_ground_truth(path: Path, physiology: Physiology) -> None:
+    """The ground-truth CSV ``time,ppg,resp,hr,br`` of a clip."""
+    table = np.column_stack(
+        [physiology.time, physiology.ppg, physiology.resp, physiology.hr, physiology.br]
+    )
+    np.savetxt(path, table, delimiter=",", fmt="%.6f", header="time,ppg,resp,hr,br", comments="")
 
 
 def write_clip(
@@ -1312,12 +1383,7 @@ def write_clip(
             writer.release()
         if tmp_video.stat().st_size == 0:
             raise InputError(f"{video_path}: the encoder wrote nothing")
-        table = np.column_stack(
-            [physiology.time, physiology.ppg, physiology.resp, physiology.hr, physiology.br]
-        )
-        np.savetxt(
-            tmp_gt, table, delimiter=",", fmt="%.6f", header="time,ppg,resp,hr,br", comments=""
-        )
+        _write_ground_truth(tmp_gt, physiology)
         mask = skin_mask(identity, width=width, height=height).astype(np.uint8) * 255
         if not cv2.imwrite(str(tmp_mask), mask):
             raise InputError(f"{mask_path}: cannot write the skin mask")

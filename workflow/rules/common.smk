@@ -58,6 +58,23 @@ def synth_setting(wildcards, key):
     return config["datasets"][wildcards.dataset]["synth"][key]
 
 
+def synth_photo(wildcards):
+    """The photo subject ``wildcards.subject`` of a synth dataset animates ([] for cartoons)."""
+    folder = config["datasets"][wildcards.dataset]["synth"].get("photos")
+    if not folder:
+        return []
+    photos = sorted(
+        p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
+    index = int(wildcards.subject)
+    if index >= len(photos):
+        raise ValueError(
+            f"datasets.{wildcards.dataset}.synth.photos: subject {index} needs photo number "
+            f"{index + 1}, {folder} holds {len(photos)}"
+        )
+    return [str(photos[index])]
+
+
 def dataset_root(dataset):
     spec = config["datasets"][dataset]
     return synth_root(dataset) if spec["format"] == "synth" else spec["root"]

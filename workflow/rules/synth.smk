@@ -2,6 +2,8 @@
 
 
 rule synth_video:
+    input:
+        photo=synth_photo,
     output:
         video=f"{RESULTS}/{{dataset}}/videos/s{{subject}}/{{condition}}.avi",
         ground_truth=f"{RESULTS}/{{dataset}}/videos/s{{subject}}/{{condition}}.csv",
@@ -11,6 +13,10 @@ rule synth_video:
         width=lambda w: synth_setting(w, "width"),
         height=lambda w: synth_setting(w, "height"),
         seed=config["seed"],
+        photo=lambda w, input: "".join(
+            f"--photo={shlex.quote(str(path))} "
+            for path in ([input.photo] if isinstance(input.photo, str) else input.photo)
+        ),
     wildcard_constraints:
         subject=r"\d+",
         condition=r"[a-z_]+",
@@ -22,4 +28,4 @@ rule synth_video:
         "distraction synth --video={output.video:q} --ground-truth={output.ground_truth:q} "
         "--subject={wildcards.subject} --condition={wildcards.condition} "
         "--duration={params.duration} --fps={params.fps} --width={params.width} "
-        "--height={params.height} --seed={params.seed} 2> {log:q}"
+        "--height={params.height} --seed={params.seed} {params.photo}2> {log:q}"
