@@ -238,6 +238,7 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
         "rule_train_lstm_": ["gres:gpu:1"],
         "rule_export_litert_": ["N/A", "N/A"],
         "rule_networks_": ["gres:gpu:1"],
+        "rule_reports_": ["N/A"],
         "rule_aggregate": ["N/A"],
     }
     assert len(jobs) == sum(map(len, expected_gpus.values())), jobs
@@ -247,12 +248,13 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
 
     # Partitions and time limits as the profile sets them. A group's limit is what Snakemake
     # adds up for its jobs that run one after the other: at least its longest job's, at
-    # most the sum of all its jobs' (2 videos: 2 x synth_video + prepare, 2 x infer +
-    # evaluate, and the figures of one video).
+    # most the sum of all its jobs' (2 videos: 2 x synth_video + prepare, 2 x infer, and
+    # 2 x evaluate + timeline with the figures of one video).
     resources = _profile_resources(slurm_env)
     members = {
         "rule_videos_": {"synth_video": 2, "prepare": 2},
-        "rule_networks_": {"infer": 2, "evaluate": 2, "figures": 1},
+        "rule_networks_": {"infer": 2},
+        "rule_reports_": {"evaluate": 2, "timeline": 2, "figures": 1},
         "rule_train_can_": {"train_can": 1},
         "rule_train_lstm_": {"train_lstm": 1},
         "rule_export_litert_": {"export_litert": 1},
