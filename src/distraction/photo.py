@@ -26,7 +26,6 @@ Photos must come with a provenance record whose licence allows this use
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from distraction import synth
 from distraction.atomic import atomic_path
 from distraction.errors import InputError
 from distraction.facetrack import detect_faces, face_detector
+from distraction.store import file_sha256
 
 __all__ = [
     "ALLOWED_LICENCES",
@@ -497,10 +497,6 @@ def render_photo_frames(
     return dyn, frames
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def write_photo_clip(
     photo_path: Path,
     video_path: Path,
@@ -551,7 +547,7 @@ def write_photo_clip(
     info_path = video_path.with_name(f"{video_path.stem}.photo.json")
     info = {
         "photo": dataclasses.asdict(record),
-        "sha256": _sha256(photo_path),
+        "sha256": file_sha256(photo_path),
         "face_box": list(identity.face_box),
         "segmented": segment,
         "pulse_strength": identity.pulse_strength,
