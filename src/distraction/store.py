@@ -43,6 +43,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from distraction.atomic import write_text
 from distraction.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,7 @@ def ensure_root(store: Path) -> None:
     store.mkdir(parents=True, exist_ok=True)
     meta = store / "zarr.json"
     if not meta.exists():
-        tmp = store / f".zarr.json.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(_ROOT_METADATA))
-        os.replace(tmp, meta)
+        write_text(meta, json.dumps(_ROOT_METADATA))
 
 
 def _json_safe(value: Any) -> Any:
