@@ -62,8 +62,6 @@ __all__ = [
 ALLOWED_LICENCES: frozenset[str] = frozenset(
     {"public-domain", "CC0-1.0", "CC-BY-2.0", "CC-BY-3.0", "CC-BY-4.0"}
 )
-#: File-name stems that are never used, whatever a record says (see PHOTOS.md).
-RESERVED_STEMS: frozenset[str] = frozenset({"astronaut"})
 #: Name of the provenance file in a folder of photos.
 SOURCES_FILE = "sources.yaml"
 
@@ -142,8 +140,6 @@ def photo_provenance(photo_path: Path) -> PhotoSource:
     """
     photo_path = Path(photo_path)
     name = photo_path.name
-    if photo_path.stem.lower() in RESERVED_STEMS:
-        raise InputError(f"{photo_path}: this photo is reserved and never used (PHOTOS.md)")
     sources = photo_path.parent / SOURCES_FILE
     record: PhotoSource | None = None
     if sources.is_file():
