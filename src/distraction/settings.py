@@ -156,11 +156,7 @@ def prepare_settings(config: Mapping[str, Any] | None = None, **overrides: Any) 
         "face_scale": float(c["face_scale"]),
         "track_smoothing_s": float(c["track_smoothing_s"]),
     }
-    unknown = set(overrides) - set(values)
-    if unknown:
-        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return PrepareSettings(**values)
+    return PrepareSettings(**_overridden(values, overrides))
 
 
 @dataclass(frozen=True)
@@ -185,6 +181,14 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
         else:
             base[key] = copy.deepcopy(value)
     return base
+
+
+def _overridden(values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with the given ``overrides`` (``None`` ones ignored: options not given)."""
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
+    return {**values, **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def merged_config(sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -253,12 +257,8 @@ def task_settings(
         "timeline_step_s": float(c["timeline"][f"{task}_step_s"]),
         "hrv_min_quality_db": float(c["timeline"]["hrv_min_quality_db"]),
     }
-    unknown = set(overrides) - set(values)
-    if unknown:
-        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if "band" in overrides and overrides["band"] is not None:
-        values["band"] = tuple(float(v) for v in values["band"])
+    values = _overridden(values, overrides)
+    values["band"] = tuple(float(v) for v in values["band"])
     return TaskSettings(**values)
 
 
@@ -279,8 +279,4 @@ def training_settings(
         "can_select_by": training["can_select_by"][task],
         "seed": int(c["seed"]),
     }
-    unknown = set(overrides) - set(values)
-    if unknown:
-        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainingSettings(**values)
+    return TrainingSettings(**_overridden(values, overrides))
