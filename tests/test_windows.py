@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distraction.windows import overlap_add, sliding_windows, window_starts
+from distraction.windows import block_bounds, overlap_add, sliding_windows, window_starts
 
 
 def test_window_starts_regular_and_tail_aligned() -> None:
@@ -68,3 +68,11 @@ def test_overwrite_keeps_trailing_axis() -> None:
 def test_overlap_add_rejects_bad_mode() -> None:
     with pytest.raises(ValueError):
         overlap_add(np.ones((2, 4)), 8, stride=4, mode="mean")  # type: ignore[arg-type]
+
+
+def test_block_bounds_cover_the_length_in_order() -> None:
+    assert block_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert block_bounds(8, 4) == [(0, 4), (4, 8)]
+    assert block_bounds(0, 4) == []
+    with pytest.raises(ValueError, match="block"):
+        block_bounds(5, 0)

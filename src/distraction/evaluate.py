@@ -22,6 +22,7 @@ from distraction.report import FAILURE_COLUMNS, write_csv
 from distraction.settings import TaskSettings
 from distraction.signals import condition_signal
 from distraction.store import open_group, upstream_failure, video_of
+from distraction.windows import block_bounds
 
 #: The unsupervised baselines of each task. POS and CHROM model the pulsatile colour change
 #: over ~1.6 s windows and have no meaning for breathing; breathing moves the head, so BR
@@ -37,10 +38,6 @@ EVALUATION_SHORTFALL_S = 0.5
 log = logging.getLogger(__name__)
 
 
-def _chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
-    return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-
-
 def _skin_colour_traces(store: Path, region: str, chunk: int = 512) -> np.ndarray:
     """Mean RGB per frame over the colour baselines' region (``evaluation.baseline_region``):
     one stable skin region for the clip, or the skin rule applied to each frame."""
@@ -50,7 +47,7 @@ def _skin_colour_traces(store: Path, region: str, chunk: int = 512) -> np.ndarra
         return region_traces(values, stable_skin_region(values), empty="frame_mean")
     n = frames.shape[0]
     traces = np.empty((n, 3))
-    for start, stop in _chunk_bounds(n, chunk):
+    for start, stop in block_bounds(n, chunk):
         block = frames[start:stop].values
         traces[start:stop] = region_traces(block, skin_pixels(block), empty="frame_mean")
     return traces

@@ -27,6 +27,7 @@ from distraction.store import (
     video_of,
     write_failed_group,
 )
+from distraction.windows import block_bounds
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,6 @@ STAGE_GROUPS: dict[str, str] = {
 #: A network, or a function that loads it: a stage loads its network only once it knows
 #: that the video did not fail an earlier stage.
 NetworkSource = Network | Callable[[], Network]
-
-
-def _chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
-    return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
 
 
 def _loaded(network: NetworkSource) -> Network:
@@ -96,7 +93,7 @@ def infer_can(
         )
         values = np.empty(n)
         for start, stop in tqdm(
-            _chunk_bounds(n, chunk), desc=f"CAN {task}", leave=False, mininterval=5
+            block_bounds(n, chunk), desc=f"CAN {task}", leave=False, mininterval=5
         ):
             m = prepared["motion"][start:stop].values
             a = prepared["appearance"][start:stop].values
@@ -147,7 +144,7 @@ def estimate_corruption(store: Path, settings: TaskSettings) -> dict[str, Any]:
             chunk_len=chunk,
             attrs={"mode": settings.inverse_mask, "threshold": settings.threshold},
         )
-        for start, stop in _chunk_bounds(n, chunk):
+        for start, stop in block_bounds(n, chunk):
             inverse, traces[start:stop] = chain.inverse_attention_traces(
                 prepared["frames"][start:stop].values,
                 can["attention_mask"][start:stop].values,

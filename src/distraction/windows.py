@@ -7,7 +7,15 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["overlap_add", "sliding_windows", "window_starts"]
+__all__ = ["block_bounds", "overlap_add", "sliding_windows", "window_starts"]
+
+
+def block_bounds(total_length: int, block: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive blocks of ``block`` samples covering ``total_length``
+    (the last one shorter when it does not divide), e.g. the chunks of a stored array."""
+    if block < 1:
+        raise ValueError(f"block: must be positive, got {block}")
+    return [(start, min(start + block, total_length)) for start in range(0, total_length, block)]
 
 
 def window_starts(total_length: int, length: int, stride: int) -> NDArray[np.int64]:
