@@ -14,7 +14,6 @@ import jsonschema
 import yaml
 
 from distraction import config_checks
-from distraction.config_checks import check_training_datasets  # noqa: F401 (re-exported)
 from distraction.errors import ConfigError
 
 #: The configuration schema: every key, its type and its one default. Shipped with the
