@@ -9,10 +9,12 @@ from pathlib import Path
 from snakemake.utils import validate
 
 # The workflow parses with Snakemake alone (the rules' conda environment installs the
-# package for the jobs): what it needs of the package imports the standard library only
-# (or, for the config checks, what Snakemake itself installs), from this checkout's src/.
+# package for the jobs): what it needs of the package (hardware checks, dataset layouts,
+# the config checks a JSON schema cannot express and the recording-name checks) imports
+# the standard library only, from this checkout's src/.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from distraction import config_checks
 from distraction.hardware import gpu_visible
 from distraction.layouts import LayoutError, recording_ids
 
@@ -27,12 +29,6 @@ wildcard_constraints:
     dataset=r"[^/]+",
     task=r"hr|br",
     kind=r"can|lstm",
-
-
-# The config checks a JSON schema cannot express, and the recording-name checks, come from
-# a standard-library-only module of the package's source (no installed package needed).
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from distraction import config_checks
 
 
 def _check_config():
