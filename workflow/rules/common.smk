@@ -302,3 +302,30 @@ def all_targets():
     if config["report"]["max_failed_fraction"] is not None:
         targets.append(f"{RESULTS}/reports/failure_check.txt")
     return targets
+
+
+# One job server per local run (config job_server): it imports the numerical stack once and
+# forks a child per job, so the many short jobs of a batch do not each pay for the imports.
+# Jobs find it through an environment variable; on SLURM nodes there is none.
+_job_server = {}
+
+
+onstart:
+    if config["job_server"] and workflow.local_exec and not workflow.remote_exec:
+        from distraction import jobserver
+
+        _job_server["process"] = jobserver.start(Path(RESULTS) / "logs" / "job_server.log")
+
+
+onsuccess:
+    if "process" in _job_server:
+        from distraction import jobserver
+
+        jobserver.stop(_job_server.pop("process"))
+
+
+onerror:
+    if "process" in _job_server:
+        from distraction import jobserver
+
+        jobserver.stop(_job_server.pop("process"))
