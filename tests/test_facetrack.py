@@ -153,6 +153,55 @@ def test_preparation_tracks_the_face_and_stores_it_per_frame(tmp_path: Path) -> 
     assert min(overlap) >= 0.7
 
 
+def test_tracked_preparation_is_the_same_whatever_the_threads_and_run(tmp_path: Path) -> None:
+    frames, _ = _rendered(3, "motion", 2.0)
+    (tmp_path / "s01").mkdir()
+    _write_video(tmp_path / "s01" / "move.avi", frames)
+    loader = get_loader("generic", "d", tmp_path)
+    (recording,) = loader.list_recordings()
+    settings = prepare_settings(chunk_frames=16)
+    contents = []
+    for run, threads in enumerate((1, 2, 2)):
+        store = tmp_path / f"run{run}.zarr"
+        prepare_recording(
+            loader, recording, store, crop="track", threads=threads, settings=settings
+        )
+        files = sorted(p for p in store.rglob("*") if p.is_file())
+        contents.append({str(p.relative_to(store)): p.read_bytes() for p in files})
+    assert "prepared/face_box/c/0/0" in contents[0]
+    assert contents[1] == contents[0] and contents[2] == contents[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_face_that_shows_late_crops_every_frame_where_it_is(tmp_path: Path, threads: int) -> None:
+    # 45 frames without a face, more than wait for it (lag + detect_every): those let go
+    # are decoded again once the face is found. Every stored frame is its decoded frame
+    # cropped at the stored crop box, the first ones at the first face's.
+    frames, _ = _rendered(6, "motion", 2.0)
+    blank = np.full_like(frames[0], 120)
+    (tmp_path / "s01").mkdir()
+    video = tmp_path / "s01" / "late.avi"
+    _write_video(video, [blank] * 45 + frames)
+    loader = get_loader("generic", "d", tmp_path)
+    (recording,) = loader.list_recordings()
+    store = tmp_path / "s.zarr"
+    settings = prepare_settings(chunk_frames=16, detect_every=10, track_smoothing_s=0.5)
+    prepare_recording(loader, recording, store, crop="track", threads=threads, settings=settings)
+    prepared = open_group(store, "prepared")
+    found, crops = prepared["face_found"].values, prepared["crop_box"].values
+    assert not found[:50].any() and found[50:].mean() >= 0.8
+    assert (crops[:45] == crops[50]).all()
+    capture = cv2.VideoCapture(str(video))
+    stored = prepared["frames"].values
+    for index, (x0, y0, side) in enumerate(crops):
+        ok, bgr = capture.read()
+        assert ok
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[y0 : y0 + side, x0 : x0 + side]
+        expected = cv2.resize(rgb.astype(np.float32), (34, 34), interpolation=cv2.INTER_AREA)
+        np.testing.assert_array_equal(stored[index], expected, err_msg=f"frame {index}")
+    capture.release()
+
+
 def test_a_video_without_a_face_fails_with_one_line(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     frames = [rng.integers(90, 110, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(40)]
