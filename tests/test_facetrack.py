@@ -12,7 +12,7 @@ import pytest
 from distraction import synth
 from distraction.datasets import get_loader
 from distraction.errors import InputError
-from distraction.facetrack import _iou, face_detector, track_faces
+from distraction.facetrack import FaceFollower, _iou, detect_faces, face_detector, track_faces
 from distraction.prepare import prepare_recording
 from distraction.settings import prepare_settings
 from distraction.store import open_group
@@ -74,6 +74,55 @@ def test_a_frame_where_the_face_is_lost_keeps_the_last_box() -> None:
     assert track_faces([blank] * 5, detect_every=1, smoothing_frames=1) is None
 
 
+def test_a_detection_looks_near_the_last_face_then_in_the_whole_frame() -> None:
+    frames, _ = _rendered(0, "clean", 0.2)
+    detector = face_detector()
+    (whole,) = detect_faces(detector, frames[0])
+    # Around the face, at about its size: the same face.
+    (near,) = detect_faces(detector, frames[0], near=whole[:4])
+    assert _iou(whole[:4], near[None, :4])[0] > 0.8
+    # Moved by 3/4 of its side, beyond the search near its last box: found in the whole frame.
+    shift = round(0.75 * whole[2])
+    move = np.float32([[1, 0, shift], [0, 1, 0]])
+    moved = cv2.warpAffine(frames[0], move, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REPLICATE)
+    assert len(detect_faces(detector, moved, near=whole[:4])) == 0
+    track = track_faces([frames[0], moved], detect_every=1, smoothing_frames=1, detector=detector)
+    assert track is not None and track.found.all()
+    np.testing.assert_array_equal(track.boxes[1], detect_faces(detector, moved)[0, :4])
+    assert track.boxes[1, 0] == pytest.approx(whole[0] + shift, abs=0.2 * whole[2])
+
+
+def _moving_average(values: np.ndarray, length: int) -> np.ndarray:
+    """Centred moving average along time, the ends padded with their edge values."""
+    before = length // 2
+    padded = np.pad(values, ((before, length - 1 - before), (0, 0)), mode="edge")
+    kernel = np.ones(length) / length
+    return np.column_stack([np.convolve(padded[:, c], kernel, "valid") for c in range(4)])
+
+
+def test_a_frames_box_is_final_once_the_frames_it_is_smoothed_over_are_in() -> None:
+    frames, _ = _rendered(6, "motion", 0.9)
+    follower = FaceFollower(detect_every=5, smoothing_frames=7)
+    assert follower.lag == 3
+    early = []
+    for count, frame in enumerate(frames, 1):
+        follower.add(frame)
+        assert follower.ready == count - 3 or (count <= 3 and follower.ready == 0)
+        early += [follower.box(i).copy() for i in range(len(early), follower.ready)]
+    track = follower.finish()
+    assert track is not None and len(track.boxes) == len(frames) == 27
+    # The boxes handed out as soon as they were ready are those of the whole track.
+    np.testing.assert_array_equal(np.asarray(early), track.boxes[:24])
+    held = track_faces(frames, detect_every=5, smoothing_frames=1)
+    assert held is not None and np.ptp(held.boxes[:, 0]) > 0  # the boxes move
+    np.testing.assert_allclose(track.boxes, _moving_average(held.boxes, 7), rtol=1e-12)
+    same = track_faces(frames, detect_every=5, smoothing_frames=7)
+    assert same is not None
+    np.testing.assert_array_equal(same.boxes, track.boxes)
+    np.testing.assert_array_equal(same.found, track.found)
+    np.testing.assert_array_equal(same.confidence, track.confidence)
+
+
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (WIDTH, HEIGHT))
     for frame in frames:
@@ -102,6 +151,55 @@ def test_preparation_tracks_the_face_and_stores_it_per_frame(tmp_path: Path) -> 
     boxes = prepared["face_box"].values
     overlap = [_iou(t, b[None])[0] for t, b in zip(truth[: len(boxes)], boxes, strict=True)]
     assert min(overlap) >= 0.7
+
+
+def test_tracked_preparation_is_the_same_whatever_the_threads_and_run(tmp_path: Path) -> None:
+    frames, _ = _rendered(3, "motion", 2.0)
+    (tmp_path / "s01").mkdir()
+    _write_video(tmp_path / "s01" / "move.avi", frames)
+    loader = get_loader("generic", "d", tmp_path)
+    (recording,) = loader.list_recordings()
+    settings = prepare_settings(chunk_frames=16)
+    contents = []
+    for run, threads in enumerate((1, 2, 2)):
+        store = tmp_path / f"run{run}.zarr"
+        prepare_recording(
+            loader, recording, store, crop="track", threads=threads, settings=settings
+        )
+        files = sorted(p for p in store.rglob("*") if p.is_file())
+        contents.append({str(p.relative_to(store)): p.read_bytes() for p in files})
+    assert "prepared/face_box/c/0/0" in contents[0]
+    assert contents[1] == contents[0] and contents[2] == contents[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_face_that_shows_late_crops_every_frame_where_it_is(tmp_path: Path, threads: int) -> None:
+    # 45 frames without a face, more than wait for it (lag + detect_every): those let go
+    # are decoded again once the face is found. Every stored frame is its decoded frame
+    # cropped at the stored crop box, the first ones at the first face's.
+    frames, _ = _rendered(6, "motion", 2.0)
+    blank = np.full_like(frames[0], 120)
+    (tmp_path / "s01").mkdir()
+    video = tmp_path / "s01" / "late.avi"
+    _write_video(video, [blank] * 45 + frames)
+    loader = get_loader("generic", "d", tmp_path)
+    (recording,) = loader.list_recordings()
+    store = tmp_path / "s.zarr"
+    settings = prepare_settings(chunk_frames=16, detect_every=10, track_smoothing_s=0.5)
+    prepare_recording(loader, recording, store, crop="track", threads=threads, settings=settings)
+    prepared = open_group(store, "prepared")
+    found, crops = prepared["face_found"].values, prepared["crop_box"].values
+    assert not found[:50].any() and found[50:].mean() >= 0.8
+    assert (crops[:45] == crops[50]).all()
+    capture = cv2.VideoCapture(str(video))
+    stored = prepared["frames"].values
+    for index, (x0, y0, side) in enumerate(crops):
+        ok, bgr = capture.read()
+        assert ok
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[y0 : y0 + side, x0 : x0 + side]
+        expected = cv2.resize(rgb.astype(np.float32), (34, 34), interpolation=cv2.INTER_AREA)
+        np.testing.assert_array_equal(stored[index], expected, err_msg=f"frame {index}")
+    capture.release()
 
 
 def test_a_video_without_a_face_fails_with_one_line(tmp_path: Path) -> None:

@@ -28,6 +28,25 @@ def test_group_round_trip_with_dimensions_and_attributes(tmp_path: Path) -> None
     assert (store / "zarr.json").exists()
 
 
+def test_numeric_arrays_are_lz4_compressed_and_read_back_exactly(tmp_path: Path) -> None:
+    import json
+
+    store = tmp_path / "video.zarr"
+    noise = np.random.default_rng(0).normal(100, 5, (40, 6, 6, 3)).astype(np.float32)
+    noise[3, 2] = np.nan
+    with GroupWriter(store, "prepared") as writer:
+        writer.create("frames", ["time", "y", "x", "channel"], (0, 6, 6, 3), np.float32,
+                      chunk_len=16).append(noise, axis=0)  # fmt: skip
+        writer.create("found", ["time"], (40,), np.uint8, data=np.arange(40) % 2)
+    meta = json.loads((store / "prepared" / "frames" / "zarr.json").read_text())
+    blosc = [c for c in meta["codecs"] if c["name"] == "blosc"]
+    assert blosc and blosc[0]["configuration"]["cname"] == "lz4"
+    assert blosc[0]["configuration"]["shuffle"] == "shuffle"
+    ds = open_group(store, "prepared")
+    np.testing.assert_array_equal(ds["frames"].values, noise)  # NaN where NaN
+    np.testing.assert_array_equal(ds["found"].values, np.arange(40) % 2)
+
+
 def test_failed_write_leaves_no_group_and_keeps_the_old_one(tmp_path: Path) -> None:
     store = tmp_path / "video.zarr"
     old = xr.Dataset({"signal": ("time", np.ones(5))}, attrs={"version": 1})

@@ -3,12 +3,15 @@
 Two passes keep memory flat whatever the video length: the first streams decoded
 frames, writes raw CAN inputs chunk by chunk and accumulates their moments; the
 second standardises the stored chunks in place. Only 36×36 and 34×34 copies of a
-chunk of frames are ever held, never the full-resolution video.
+chunk of frames are ever held, never the full-resolution video: a tracked face is
+followed in the first pass too, each frame waiting in full resolution only until its
+smoothed face box is known (half the smoothing length, :func:`_resized_tracked`).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import queue
@@ -19,13 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 from distraction import __version__
 from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
 from distraction.errors import InputError, failure_reason
-from distraction.facetrack import FaceTrack, detect_faces, face_detector, track_faces
+from distraction.facetrack import FaceFollower, FaceTrack, detect_faces, face_detector
 from distraction.preprocess import (
     Box,
     RunningMoments,
@@ -90,6 +94,21 @@ def prefetched(items: Iterable[T], depth: int = 32) -> Iterator[T]:
                 thread.join(0.01)
 
 
+@contextlib.contextmanager
+def _opencv_sequential() -> Iterator[None]:
+    """Run each OpenCV call on its calling thread while the block runs.
+
+    Preparation runs its own ``threads`` threads; OpenCV's pool, which the face detector
+    uses, would add as many again, beyond the cores the job was given.
+    """
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
 def detect_face_box(frame: np.ndarray) -> tuple[int, int, int, int] | None:
     """Largest frontal face found by OpenCV's bundled Haar cascade, or None."""
     faces = detect_faces(face_detector(), frame)
@@ -125,6 +144,71 @@ def _check_shape(recording: Recording, index: int, frame: np.ndarray, shape: tup
 def _box(boxes: Sequence[Box], index: int) -> Box:
     """The crop of frame ``index``: one box for every frame, or one per frame."""
     return boxes[min(index, len(boxes) - 1)]
+
+
+def _face_square(face: np.ndarray, shape: tuple, face_scale: float) -> Box:
+    """The square crop around a face box ``x, y, w, h`` of a frame of ``shape``."""
+    x, y, w, h = map(round, face.tolist())
+    return face_square_box((x, y, w, h), shape[0], shape[1], face_scale)
+
+
+def _resized_tracked(
+    frames: Iterable[tuple[float, np.ndarray]],
+    follower: FaceFollower,
+    loader: DatasetLoader,
+    recording: Recording,
+    shape: tuple,
+    face_scale: float,
+) -> Iterator[ResizedFrame]:
+    """``(timestamp, 36×36, 34×34 crop)`` of each frame, cropped around its face, in the
+    one decoding pass that also tracks the face.
+
+    A frame waits until its box is final (:attr:`FaceFollower.ready`), ``lag`` frames
+    once a face is found. Until then at most ``lag + detect_every`` frames wait: older ones
+    are let go and decoded again once the face is found, so a face that shows late costs a
+    second read of the frames before it, not the memory of them. No face in any frame is
+    bad input.
+    """
+    limit = follower.lag + follower.detect_every
+    waiting: collections.deque[tuple[float, np.ndarray]] = collections.deque()
+    dropped = done = 0
+
+    def crop(index: int, timestamp: float, frame: np.ndarray) -> ResizedFrame:
+        box = _face_square(follower.box(index), shape, face_scale)
+        return (float(timestamp), *crop_resize(frame, box, CAN_SIZE, FRAME_SIZE))
+
+    def emit(stop: int) -> Iterator[ResizedFrame]:
+        nonlocal dropped, done
+        if done >= stop:
+            return
+        if dropped:  # all of them ready: they are older than the frames that wait
+            head = loader.iter_frames(recording)
+            try:
+                for timestamp, frame in itertools.islice(head, dropped):
+                    yield crop(done, timestamp, frame)
+                    done += 1
+            finally:
+                _close(head)
+            if done < dropped:
+                raise InputError(f"{recording.source}: ended at frame {done} when read again")
+            dropped = 0
+        while done < stop:
+            timestamp, frame = waiting.popleft()
+            yield crop(done, timestamp, frame)
+            done += 1
+
+    for index, (timestamp, frame) in enumerate(frames):
+        _check_shape(recording, index, frame, shape)
+        follower.add(frame)
+        waiting.append((timestamp, frame))
+        ready = follower.ready
+        if not ready and len(waiting) > limit:
+            waiting.popleft()
+            dropped += 1
+        yield from emit(ready)
+    if follower.finish() is None:
+        raise InputError(f"{recording.source}: no face found in any frame")
+    yield from emit(follower.count)
 
 
 def _resized(
@@ -222,7 +306,7 @@ def prepare_recording(
     crop
         ``"centre"`` (centre square, as the original CAN), ``"face"`` (the face of the
         first frame) or ``"track"`` (the face tracked through the video:
-        :func:`distraction.facetrack.track_faces`; its box, confidence and whether it was
+        :class:`distraction.facetrack.FaceFollower`; its box, confidence and whether it was
         found are stored per frame). The workflow's choice is ``prepare.crop``.
     chunk_frames
         Frames per Zarr chunk and per processing block (default: ``settings``').
@@ -233,8 +317,10 @@ def prepare_recording(
     threads
         Decoding threads. With 2 or more, videos with exact random access (intra-only
         codecs, frame folders) are decoded in blocks of ``chunk_frames`` in parallel
-        (:func:`resized_in_parallel`); others are decoded in one background thread while
-        this one crops, resizes and writes. 1 decodes inline. The output is the same.
+        (:func:`resized_in_parallel`) unless the face is tracked; others, and tracked
+        ones, are decoded in one background thread while this one tracks, crops, resizes
+        and writes. 1 decodes inline. OpenCV's own thread pool is not used. The output
+        is the same.
 
     Returns
     -------
@@ -250,7 +336,7 @@ def prepare_recording(
     # The decoders' stderr messages are counted (and kept off the terminal): any one
     # refuses the video, as the frames came from concealed corrupt data.
     settings = settings or prepare_settings()
-    with decoder_errors() as decoder_log:
+    with decoder_errors() as decoder_log, _opencv_sequential():
         return _prepare_recording(
             loader,
             recording,
@@ -306,23 +392,6 @@ def _write_track(writer: GroupWriter, track: FaceTrack, boxes: Sequence[Box], n:
     )
 
 
-def _track(loader: DatasetLoader, recording: Recording, settings: PrepareSettings) -> FaceTrack:
-    """The face of every frame (a first decoding pass); no face at all is bad input."""
-    fps = float(loader.frame_rate(recording))
-    frames = loader.iter_frames(recording)
-    try:
-        track = track_faces(
-            (frame for _, frame in frames),
-            detect_every=settings.detect_every,
-            smoothing_frames=max(1, round(settings.track_smoothing_s * fps)),
-        )
-    finally:
-        _close(frames)
-    if track is None:
-        raise InputError(f"{recording.source}: no face found in any frame")
-    return track
-
-
 def _prepare_recording(
     loader: DatasetLoader,
     recording: Recording,
@@ -336,7 +405,6 @@ def _prepare_recording(
     settings: PrepareSettings,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    track = _track(loader, recording, settings) if crop == "track" else None
     fps = float(loader.frame_rate(recording))
     for problem in frame_rate_problems(fps):
         raise InputError(f"{recording.source}: {problem}")
@@ -400,26 +468,18 @@ def _prepare_recording(
             block_frames.clear()
 
         resized: Iterator[ResizedFrame] = iter(())
+        follower: FaceFollower | None = None
         source = iter(loader.iter_frames(recording))
         first = next(source, None)
         if first is None:
             _close(source)
         else:
             shape = first[1].shape
-            if track is None:
-                box, crop_used = choose_crop(first[1], crop, settings.face_scale)
-                boxes: Sequence[Box] = [box]
-                writer.group.attrs["crop_box_xy_side"] = list(box)
-            else:
-                boxes = [
-                    face_square_box(
-                        tuple(round(float(v)) for v in face),  # type: ignore[arg-type]
-                        shape[0],
-                        shape[1],
-                        settings.face_scale,
-                    )
-                    for face in track.boxes
-                ]
+            if crop == "track":
+                follower = FaceFollower(
+                    detect_every=settings.detect_every,
+                    smoothing_frames=max(1, round(settings.track_smoothing_s * fps)),
+                )
                 crop_used = "track"
                 writer.group.attrs.update(
                     {
@@ -428,10 +488,26 @@ def _prepare_recording(
                         "track_smoothing_s": settings.track_smoothing_s,
                     }
                 )
+            else:
+                box, crop_used = choose_crop(first[1], crop, settings.face_scale)
+                boxes: Sequence[Box] = [box]
+                writer.group.attrs["crop_box_xy_side"] = list(box)
             writer.group.attrs.update(
                 {"crop_method": crop_used, "frame_height": shape[0], "frame_width": shape[1]}
             )
-            if threads > 1 and expected > chunk_frames and loader.random_access(recording):
+            stream = itertools.chain([first], source)
+            if follower is not None:
+                # One decoding pass, tracking and cropping: one thread decodes, this one
+                # detects, crops and resizes.
+                resized = _resized_tracked(
+                    prefetched(stream) if threads > 1 else stream,
+                    follower,
+                    loader,
+                    recording,
+                    shape,
+                    settings.face_scale,
+                )
+            elif threads > 1 and expected > chunk_frames and loader.random_access(recording):
                 _close(source)
                 resized = resized_in_parallel(
                     loader,
@@ -444,7 +520,6 @@ def _prepare_recording(
                 )
             else:
                 # One decoding thread; this one crops and resizes (balances two cores).
-                stream = itertools.chain([first], source)
                 resized = _resized(
                     prefetched(stream) if threads > 1 else stream, recording, boxes, shape
                 )
@@ -498,7 +573,9 @@ def _prepare_recording(
         frame_times = np.asarray(times)
         writer.coord("time", frame_times, attrs={"units": "s", "description": "frame timestamp"})
         writer.coord("channel", list(CHANNELS))
+        track = follower.finish() if follower is not None else None
         if track is not None:
+            boxes = [_face_square(face, shape, settings.face_scale) for face in track.boxes]
             _write_track(writer, track, boxes, n)
         ground_truth = loader.read_ground_truth(recording)
         present: list[str] = []

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.codecs import BloscCodec
 
 from distraction.atomic import write_text
 from distraction.errors import InputError
@@ -49,6 +50,11 @@ from distraction.errors import InputError
 log = logging.getLogger(__name__)
 
 _ROOT_METADATA = {"zarr_format": 3, "node_type": "group", "attributes": {}}
+
+#: Compression of every numeric array: LZ4 (Blosc) on byte-shuffled values. Video-derived
+#: floats barely compress (sensor noise fills their low bytes), and shuffled LZ4 stores them
+#: as small as Zarr's default Zstandard at a fraction of its CPU time, to write and to read.
+COMPRESSORS = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
 
 
 def file_sha256(path: Path) -> str:
@@ -321,6 +327,7 @@ class GroupWriter:
                 chunks=chunks,
                 dimension_names=list(dims),
                 fill_value=fill,
+                compressors=COMPRESSORS,
                 attributes=_json_safe(attrs or {}),
             ),
             self.tmp,
