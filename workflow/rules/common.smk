@@ -126,6 +126,12 @@ def _carried(recordings, dataset):
 RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets"]}
 
 
+def prepare_threads(wildcards):
+    """Threads of a prepare job: two for a lone video (decoding beside cropping); one each in
+    a batch, whose videos then run side by side, which uses the cores better."""
+    return 2 if sum(map(len, RECORDINGS.values())) == 1 else 1
+
+
 def store_path(dataset, recording):
     return f"{RESULTS}/{dataset}/stores/{recording}.zarr"
 
