@@ -308,6 +308,8 @@ def logged_seconds(logs: Path) -> dict[str, dict[str, float]]:
 
     by_rule: dict[str, dict[str, float]] = {}
     for log in logs.rglob("*.log"):
+        if log.name == "job_server.log":  # the server's own log, not a job's
+            continue
         found = re.findall(r"\[(\d+(?:\.\d+)?) s\]\s*$", log.read_text(), flags=re.MULTILINE)
         rule = re.sub(r"_(hr|br)$", "", log.parent.name if log.parent != logs else log.stem)
         entry = by_rule.setdefault(rule, {"jobs": 0, "logged_s": 0.0})

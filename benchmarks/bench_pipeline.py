@@ -250,7 +250,7 @@ def run_workflow(
     target = str(
         results / "bench" / "eval" / "hr" / "s00" / "clean.csv"
         if until == "evaluate"
-        else results / "bench" / "stores" / "s00" / "clean.zarr" / "denoised_hr"
+        else results / "bench" / "stores" / "s00" / "clean.zarr" / "denoised_hr" / "zarr.json"
     )
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"

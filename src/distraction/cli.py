@@ -213,8 +213,8 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=2,
-        help="decoding threads (2 or more: in parallel blocks where the codec allows seeking, "
-        "else one thread decodes while another crops)",
+        help="decoding threads (2 or more: in parallel blocks where the codec allows seeking "
+        "and the crop is not tracked, else one thread decodes while another tracks and crops)",
     )
     _record_failures_option(p)
 
