@@ -155,6 +155,7 @@ def test_a_stopped_job_stops_its_child(
 ) -> None:
     # A long render, stopped as Snakemake stops a job (SIGTERM) or as a crash would (SIGKILL).
     args = ["synth", f"--video={tmp_path / 'long.avi'}", f"--ground-truth={tmp_path / 'long.csv'}"]
+    args += ["--subject=0", "--condition=clean"]
     job = subprocess.Popen(
         [str(CONSOLE), *args, "--duration=600"],
         env=server.env(),
@@ -165,6 +166,8 @@ def test_a_stopped_job_stops_its_child(
     while not server.children():
         assert job.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
+    time.sleep(1.0)  # the render is under way, not failing on its arguments
+    assert job.poll() is None
     job.send_signal(stop)
     assert job.wait(timeout=30) == -stop
     deadline = time.monotonic() + 30
