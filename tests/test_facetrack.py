@@ -151,6 +151,28 @@ def test_preparation_tracks_the_face_and_stores_it_per_frame(tmp_path: Path) -> 
     boxes = prepared["face_box"].values
     overlap = [_iou(t, b[None])[0] for t, b in zip(truth[: len(boxes)], boxes, strict=True)]
     assert min(overlap) >= 0.7
+    # The crop follows the moving face: every frame's face lies inside its crop.
+    crops = prepared["crop_box"].values
+    assert (boxes[:, 0] >= crops[:, 0]).all() and (boxes[:, 1] >= crops[:, 1]).all()
+    assert (boxes[:, 0] + boxes[:, 2] <= crops[:, 0] + crops[:, 2]).all()
+    assert (boxes[:, 1] + boxes[:, 3] <= crops[:, 1] + crops[:, 2]).all()
+
+
+def test_a_still_face_keeps_one_crop(tmp_path: Path) -> None:
+    # The detector's box jitters by a few pixels from one detection to the next; a crop that
+    # followed it would step by a pixel now and then, a motion the network would see.
+    frames, _ = _rendered(6, "clean", 3.0)
+    (tmp_path / "s01").mkdir()
+    _write_video(tmp_path / "s01" / "still.avi", frames)
+    loader = get_loader("generic", "d", tmp_path)
+    (recording,) = loader.list_recordings()
+    store = tmp_path / "s.zarr"
+    prepare_recording(loader, recording, store, crop="track", settings=prepare_settings())
+    prepared = open_group(store, "prepared")
+    faces = prepared["face_box"].values
+    assert np.ptp(faces[:, 0]) > 0 or np.ptp(faces[:, 2]) > 0  # the detections do jitter
+    assert len(np.unique(prepared["crop_box"].values, axis=0)) == 1
+    assert prepared.attrs["crop_tolerance"] == prepare_settings().crop_tolerance
 
 
 def test_tracked_preparation_is_the_same_whatever_the_threads_and_run(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from distraction.preprocess import (
     centre_square_box,
     crop_resize,
     face_square_box,
+    held_box,
     normalised_difference,
     resample_series,
 )
@@ -15,6 +16,17 @@ from distraction.preprocess import (
 def test_centre_square_box() -> None:
     assert centre_square_box(480, 640) == (80, 0, 480)
     assert centre_square_box(640, 480) == (0, 80, 480)
+
+
+def test_held_box_keeps_the_last_crop_until_the_face_moves_past_the_tolerance() -> None:
+    last = (10, 10, 40)  # centre (30, 30); tolerance 0.1 of 40 px: 4 px
+    assert held_box(None, (12, 11, 42), 0.1) == (12, 11, 42)  # the first frame's crop
+    assert held_box(last, (12, 11, 42), 0.1) == last  # centre (33, 32), side +2
+    assert held_box(last, (14, 10, 40), 0.1) == last  # centre moved 4 px: held
+    assert held_box(last, (15, 10, 40), 0.1) == (15, 10, 40)  # 5 px: followed
+    assert held_box(last, (8, 8, 45), 0.1) == (8, 8, 45)  # side +5: followed
+    assert held_box(last, (10, 10, 41), 0.0) == (10, 10, 41)  # 0 follows any change
+    assert held_box(last, last, 0.0) == last
 
 
 def test_face_square_box_enlarged_and_clipped() -> None:

@@ -36,6 +36,7 @@ from distraction.preprocess import (
     centre_square_box,
     crop_resize,
     face_square_box,
+    held_box,
     normalised_difference,
     resample_series,
 )
@@ -159,9 +160,13 @@ def _resized_tracked(
     recording: Recording,
     shape: tuple,
     face_scale: float,
+    crop_tolerance: float,
+    crops: list[Box],
 ) -> Iterator[ResizedFrame]:
-    """``(timestamp, 36×36, 34×34 crop)`` of each frame, cropped around its face, in the
-    one decoding pass that also tracks the face.
+    """``(timestamp, 36×36, 34×34 crop)`` of each frame, cropped around its face
+    (:func:`~distraction.preprocess.held_box`: held while the face stays within
+    ``crop_tolerance``), in the one decoding pass that also tracks the face; the crop of
+    each frame is appended to ``crops``.
 
     A frame waits until its box is final (:attr:`FaceFollower.ready`), ``lag`` frames
     once a face is found. Until then at most ``lag + detect_every`` frames wait: older ones
@@ -174,8 +179,9 @@ def _resized_tracked(
     dropped = done = 0
 
     def crop(index: int, timestamp: float, frame: np.ndarray) -> ResizedFrame:
-        box = _face_square(follower.box(index), shape, face_scale)
-        return (float(timestamp), *crop_resize(frame, box, CAN_SIZE, FRAME_SIZE))
+        candidate = _face_square(follower.box(index), shape, face_scale)
+        crops.append(held_box(crops[-1] if crops else None, candidate, crop_tolerance))
+        return (float(timestamp), *crop_resize(frame, crops[-1], CAN_SIZE, FRAME_SIZE))
 
     def emit(stop: int) -> Iterator[ResizedFrame]:
         nonlocal dropped, done
@@ -469,6 +475,7 @@ def _prepare_recording(
 
         resized: Iterator[ResizedFrame] = iter(())
         follower: FaceFollower | None = None
+        crops: list[Box] = []  # of a tracked face, frame by frame
         source = iter(loader.iter_frames(recording))
         first = next(source, None)
         if first is None:
@@ -486,6 +493,7 @@ def _prepare_recording(
                         "detect_every": settings.detect_every,
                         "face_scale": settings.face_scale,
                         "track_smoothing_s": settings.track_smoothing_s,
+                        "crop_tolerance": settings.crop_tolerance,
                     }
                 )
             else:
@@ -506,6 +514,8 @@ def _prepare_recording(
                     recording,
                     shape,
                     settings.face_scale,
+                    settings.crop_tolerance,
+                    crops,
                 )
             elif threads > 1 and expected > chunk_frames and loader.random_access(recording):
                 _close(source)
@@ -575,8 +585,7 @@ def _prepare_recording(
         writer.coord("channel", list(CHANNELS))
         track = follower.finish() if follower is not None else None
         if track is not None:
-            boxes = [_face_square(face, shape, settings.face_scale) for face in track.boxes]
-            _write_track(writer, track, boxes, n)
+            _write_track(writer, track, crops, n)
         ground_truth = loader.read_ground_truth(recording)
         present: list[str] = []
         if ground_truth is not None:

@@ -35,6 +35,25 @@ def face_square_box(face: tuple[int, int, int, int], height: int, width: int, sc
     return (x0, y0, side)
 
 
+def held_box(previous: Box | None, candidate: Box, tolerance: float) -> Box:
+    """The crop of a frame of a tracked face: ``previous`` (the last frame's crop) while
+    ``candidate`` (the crop around this frame's face) is within ``tolerance`` times the
+    previous side of it, in each coordinate of its centre and in its side; else
+    ``candidate``.
+
+    A crop that moves by a pixel is a step in every pixel the network sees and in every
+    colour trace; holding it keeps a still face in one crop, while a face that moves further
+    is followed.
+    """
+    if previous is None:
+        return candidate
+    x0, y0, side0 = previous
+    x1, y1, side1 = candidate
+    shift = max(abs((x1 + side1 / 2) - (x0 + side0 / 2)), abs((y1 + side1 / 2) - (y0 + side0 / 2)))
+    limit = tolerance * side0
+    return previous if shift <= limit and abs(side1 - side0) <= limit else candidate
+
+
 def crop_resize(
     frame: npt.NDArray[np.uint8], box: Box, size: int, *more_sizes: int
 ) -> npt.NDArray[np.float32] | tuple[npt.NDArray[np.float32], ...]:

@@ -137,6 +137,7 @@ class PrepareSettings:
     detect_every: int
     face_scale: float
     track_smoothing_s: float
+    crop_tolerance: float
 
     def crop_for(self, fmt: str) -> str:
         """The crop of a dataset format: ``auto`` is ``centre`` for synthetic data (centred
@@ -155,6 +156,7 @@ def prepare_settings(config: Mapping[str, Any] | None = None, **overrides: Any) 
         "detect_every": int(c["detect_every"]),
         "face_scale": float(c["face_scale"]),
         "track_smoothing_s": float(c["track_smoothing_s"]),
+        "crop_tolerance": float(c["crop_tolerance"]),
     }
     return PrepareSettings(**_overridden(values, overrides))
 
