@@ -175,3 +175,29 @@ def test_a_stopped_job_stops_its_child(
         assert time.monotonic() < deadline, "the child outlived its job"
         time.sleep(0.05)
     assert not (tmp_path / "long.avi").exists()
+
+
+def test_start_waits_for_the_server_and_stop_removes_it(tmp_path: Path) -> None:
+    from distraction import jobserver
+
+    before = os.environ.get(SOCKET_VARIABLE)
+    server = jobserver.start(tmp_path / "logs" / "job_server.log")
+    try:
+        assert server is not None
+        socket_path = Path(os.environ[SOCKET_VARIABLE])
+        assert socket_path.exists()  # serving as soon as start returns
+        assert (socket_path.parent.stat().st_mode & 0o777) == 0o700
+        result = distraction("validate", "--help", env=dict(os.environ))
+        assert result.returncode == 0
+    finally:
+        jobserver.stop(server)
+    assert server.returncode is not None and SOCKET_VARIABLE not in os.environ
+    assert not socket_path.parent.exists()
+    assert (
+        (tmp_path / "logs" / "job_server.log")
+        .read_text()
+        .splitlines()[-1]
+        .endswith("stopped after 1 jobs")
+    )
+    if before is not None:
+        os.environ[SOCKET_VARIABLE] = before

@@ -75,8 +75,7 @@ def validate_config(
     ConfigError
         One line naming the config source, the offending key and the problem.
     """
-    schema_file = schema_path or SCHEMA_PATH
-    schema = yaml.safe_load(schema_file.read_text())
+    schema = _schema(schema_path or SCHEMA_PATH)
     validator_class = _with_defaults(jsonschema.Draft202012Validator)
     # additionalProperties errors come first so a typo'd key is reported by name.
     errors = sorted(
@@ -90,6 +89,13 @@ def validate_config(
         config_checks.check_bands(config, source)
         config_checks.check_strides(config, source)
     return config
+
+
+@functools.cache
+def _schema(path: Path) -> dict[str, Any]:
+    # Parsed once per process: every job validates its settings, and the job server's
+    # children share the parse. The validator only reads it.
+    return yaml.safe_load(Path(path).read_text())
 
 
 def load_config(path: Path) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import importlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -411,9 +412,14 @@ def _reap(children: dict[int, socket.socket], selector: selectors.BaseSelector) 
 # ----------------------------------------------------------- starting and stopping it
 
 
-def start(log_path: Path) -> subprocess.Popen:
-    """Start a server for the jobs this process starts; its socket goes in a private
-    temporary folder, named to the jobs through :data:`SOCKET_VARIABLE`."""
+def start(log_path: Path, *, timeout_s: float = 120.0) -> subprocess.Popen | None:
+    """Start a server for the jobs this process starts, and wait until it serves.
+
+    Its socket goes in a private temporary folder, named to the jobs through
+    :data:`SOCKET_VARIABLE`. Waiting (the server's imports, a few seconds once) spares the
+    first jobs importing for themselves beside it. Returns None, and names no server, when
+    it did not come up; the jobs then run in their own processes.
+    """
     folder = Path(tempfile.mkdtemp(prefix="distraction-jobs-"))  # mode 0700
     path = folder / "socket"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -430,6 +436,14 @@ def start(log_path: Path) -> subprocess.Popen:
             stdout=log,
             stderr=log,
         )
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            server.wait()
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        time.sleep(0.02)
     os.environ[SOCKET_VARIABLE] = str(path)
     return server
 

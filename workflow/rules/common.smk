@@ -320,7 +320,9 @@ onstart:
     if config["job_server"] and workflow.local_exec and not workflow.remote_exec:
         from distraction import jobserver
 
-        _job_server["process"] = jobserver.start(Path(RESULTS) / "logs" / "job_server.log")
+        server = jobserver.start(Path(RESULTS) / "logs" / "job_server.log")
+        if server is not None:
+            _job_server["process"] = server
 
 
 onsuccess:
