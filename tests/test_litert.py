@@ -65,6 +65,20 @@ def test_exported_lstm_gives_the_keras_waveforms(exported: dict[str, Path], name
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5)
 
 
+def test_litert_outputs_do_not_depend_on_its_threads() -> None:
+    # A batch runs the interpreter with one thread per job, a lone video with two: the stored
+    # groups must be the same either way.
+    rng = np.random.default_rng(3)
+    motion = rng.normal(0, 0.5, (40, 36, 36, 3)).astype(np.float32)
+    appearance = rng.normal(0, 1.0, (40, 36, 36, 3)).astype(np.float32)
+    windows = rng.uniform(-1, 1, (7, 60, 4)).astype(np.float32)
+    can = [load_litert(WEIGHTS / "hr_can.tflite", threads=t) for t in (1, 2)]
+    lstm = [load_litert(WEIGHTS / "hr_lstm.tflite", threads=t) for t in (1, 2)]
+    for a, b in zip(*(predict_can(m, motion, appearance, 16) for m in can), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(*(predict_lstm(m, windows, 256) for m in lstm))
+
+
 def test_export_is_reproducible_and_records_its_source(
     exported: dict[str, Path], tmp_path: Path
 ) -> None:

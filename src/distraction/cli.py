@@ -108,6 +108,7 @@ def _engine_option(p: argparse.ArgumentParser) -> None:
         "exported .tflite; auto: litert when the exported models are given and no GPU is "
         "visible, else keras",
     )
+    p.add_argument("--threads", type=int, default=2, help="threads of the LiteRT interpreter (CPU)")
 
 
 #: Options that override a field of :class:`distraction.settings.TaskSettings`.
@@ -261,6 +262,7 @@ def _network_stages(
         can_litert=can_lt if litert else None,
         lstm_litert=lstm_lt if litert else None,
         batch_size=getattr(args, "batch_size", DEFAULTS["models"]["batch_size"]),
+        threads=getattr(args, "threads", 2),
         record_failures=args.record_failures,
     )
     return summaries, device

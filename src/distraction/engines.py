@@ -122,7 +122,9 @@ def as_network(model: Any) -> Network:
     return KerasNetwork(model)
 
 
-def load_network(model_path: Path, litert_path: Path | None, kind: str) -> Network:
+def load_network(
+    model_path: Path, litert_path: Path | None, kind: str, *, threads: int = 2
+) -> Network:
     """Load a network on the engine chosen for the job.
 
     Parameters
@@ -133,6 +135,8 @@ def load_network(model_path: Path, litert_path: Path | None, kind: str) -> Netwo
         Its LiteRT export, to run on LiteRT; ``None`` runs the ``.keras`` file on TensorFlow.
     kind
         ``"can"`` or ``"lstm"``: the export's sidecar must say the same, and name this model.
+    threads
+        Threads of the LiteRT interpreter (TensorFlow keeps its own pools).
 
     Returns
     -------
@@ -157,7 +161,7 @@ def load_network(model_path: Path, litert_path: Path | None, kind: str) -> Netwo
         "litert_model": str(litert_path),
         "litert_model_sha256": file_sha256(litert_path),
     }
-    return LiteRTNetwork(load_litert(litert_path), provenance)
+    return LiteRTNetwork(load_litert(litert_path, threads=threads), provenance)
 
 
 def _check_batch_size(batch_size: int) -> None:

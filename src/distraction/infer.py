@@ -293,14 +293,16 @@ def run_stages(
     can_litert: Path | None = None,
     lstm_litert: Path | None = None,
     batch_size: int,
+    threads: int = 2,
     record_failures: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Run network stages of one video in order (``infer-can``, ``corruption``, ``denoise``).
 
-    Each network is loaded just before its stage, on LiteRT when its export is given, else
-    on TensorFlow. With ``record_failures``, any failure (bad input; also a bug or a full
-    disk, whose traceback is logged first) is recorded in the stage's group with a one-line
-    reason naming the video, the later stages pass it on, and no exception is raised.
+    Each network is loaded just before its stage, on LiteRT (with ``threads`` threads) when
+    its export is given, else on TensorFlow. With ``record_failures``, any failure (bad
+    input; also a bug or a full disk, whose traceback is logged first) is recorded in the
+    stage's group with a one-line reason naming the video, the later stages pass it on, and
+    no exception is raised.
 
     Returns
     -------
@@ -311,12 +313,12 @@ def run_stages(
     for stage in stages:
         try:
             if stage == "infer-can":
-                can = lambda: load_network(can_model, can_litert, "can")  # noqa: E731
+                can = lambda: load_network(can_model, can_litert, "can", threads=threads)  # noqa: E731
                 summaries[stage] = infer_can(store, can, settings, batch_size=batch_size)
             elif stage == "corruption":
                 summaries[stage] = estimate_corruption(store, settings)
             elif stage == "denoise":
-                lstm = lambda: load_network(lstm_model, lstm_litert, "lstm")  # noqa: E731
+                lstm = lambda: load_network(lstm_model, lstm_litert, "lstm", threads=threads)  # noqa: E731
                 summaries[stage] = denoise(store, lstm, settings, batch_size=batch_size)
             else:
                 raise ValueError(f"stage: expected one of {list(STAGE_GROUPS)}, got {stage!r}")

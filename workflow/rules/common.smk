@@ -126,9 +126,10 @@ def _carried(recordings, dataset):
 RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets"]}
 
 
-def prepare_threads(wildcards):
-    """Threads of a prepare job: two for a lone video (decoding beside cropping); one each in
-    a batch, whose videos then run side by side, which uses the cores better."""
+def video_threads(wildcards):
+    """Threads of a per-video prepare or infer job: two for a lone video (decoding beside
+    cropping; the CAN on two cores); one each in a batch, whose videos then run side by side,
+    which uses the cores better (the jobs' single-threaded parts no longer hold two)."""
     return 2 if sum(map(len, RECORDINGS.values())) == 1 else 1
 
 

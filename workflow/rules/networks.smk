@@ -39,7 +39,7 @@ rule infer:
         engine=config["models"]["engine"],
         litert=litert_options,
         settings=lambda w: settings_json(w.task, "conditioning", "corruption", "denoise"),
-    threads: 2
+    threads: video_threads
     resources:
         gpu=GPUS,
     log:
@@ -50,4 +50,4 @@ rule infer:
         "distraction infer --store={params.store:q} --task={wildcards.task} "
         "--can-model={input.can_model:q} --lstm-model={input.lstm_model:q} "
         "--engine={params.engine} {params.litert} --batch-size={params.batch_size} "
-        "--settings={params.settings:q} --record-failures 2> {log:q}"
+        "--threads={threads} --settings={params.settings:q} --record-failures 2> {log:q}"
