@@ -127,10 +127,13 @@ RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets
 
 
 def video_threads(wildcards):
-    """Threads of a per-video prepare or infer job: two for a lone video (decoding beside
-    cropping; the CAN on two cores); one each in a batch, whose videos then run side by side,
-    which uses the cores better (the jobs' single-threaded parts no longer hold two)."""
-    return 2 if sum(map(len, RECORDINGS.values())) == 1 else 1
+    """Threads of a per-video prepare or infer job: one each in a local batch, whose videos
+    then run side by side, which uses the cores better (the jobs' single-threaded parts no
+    longer hold two); two for a lone video (decoding beside cropping, the CAN on two cores)
+    and on a cluster, whose group jobs run their network jobs one after the other on the
+    CPUs (and the one GPU) they ask for."""
+    batch = sum(map(len, RECORDINGS.values())) > 1
+    return 1 if batch and workflow.local_exec and not workflow.remote_exec else 2
 
 
 def store_path(dataset, recording):
