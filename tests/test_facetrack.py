@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from distraction import synth
-from distraction.datasets import get_loader
+from distraction.datasets import DatasetLoader, Recording, get_loader
 from distraction.errors import InputError
 from distraction.facetrack import FaceFollower, _iou, detect_faces, face_detector, track_faces
 from distraction.prepare import prepare_recording
@@ -130,12 +130,19 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     writer.release()
 
 
+def _one_video(root: Path, name: str, frames: list[np.ndarray]) -> tuple[DatasetLoader, Recording]:
+    """A generic dataset of one video ``s01/<name>.avi`` of ``frames``: its loader and
+    recording."""
+    (root / "s01").mkdir()
+    _write_video(root / "s01" / f"{name}.avi", frames)
+    loader = get_loader("generic", "d", root)
+    (recording,) = loader.list_recordings()
+    return loader, recording
+
+
 def test_preparation_tracks_the_face_and_stores_it_per_frame(tmp_path: Path) -> None:
     frames, truth = _rendered(6, "motion", 3.0)
-    (tmp_path / "s01").mkdir()
-    _write_video(tmp_path / "s01" / "move.avi", frames)
-    loader = get_loader("generic", "d", tmp_path)
-    (recording,) = loader.list_recordings()
+    loader, recording = _one_video(tmp_path, "move", frames)
     store = tmp_path / "s.zarr"
     prepare_recording(loader, recording, store, crop="track", settings=prepare_settings())
     prepared = open_group(store, "prepared")
@@ -162,10 +169,7 @@ def test_a_still_face_keeps_one_crop(tmp_path: Path) -> None:
     # The detector's box jitters by a few pixels from one detection to the next; a crop that
     # followed it would step by a pixel now and then, a motion the network would see.
     frames, _ = _rendered(6, "clean", 3.0)
-    (tmp_path / "s01").mkdir()
-    _write_video(tmp_path / "s01" / "still.avi", frames)
-    loader = get_loader("generic", "d", tmp_path)
-    (recording,) = loader.list_recordings()
+    loader, recording = _one_video(tmp_path, "still", frames)
     store = tmp_path / "s.zarr"
     prepare_recording(loader, recording, store, crop="track", settings=prepare_settings())
     prepared = open_group(store, "prepared")
@@ -177,10 +181,7 @@ def test_a_still_face_keeps_one_crop(tmp_path: Path) -> None:
 
 def test_tracked_preparation_is_the_same_whatever_the_threads_and_run(tmp_path: Path) -> None:
     frames, _ = _rendered(3, "motion", 2.0)
-    (tmp_path / "s01").mkdir()
-    _write_video(tmp_path / "s01" / "move.avi", frames)
-    loader = get_loader("generic", "d", tmp_path)
-    (recording,) = loader.list_recordings()
+    loader, recording = _one_video(tmp_path, "move", frames)
     settings = prepare_settings(chunk_frames=16)
     contents = []
     for run, threads in enumerate((1, 2, 2)):
@@ -201,11 +202,7 @@ def test_a_face_that_shows_late_crops_every_frame_where_it_is(tmp_path: Path, th
     # cropped at the stored crop box, the first ones at the first face's.
     frames, _ = _rendered(6, "motion", 2.0)
     blank = np.full_like(frames[0], 120)
-    (tmp_path / "s01").mkdir()
-    video = tmp_path / "s01" / "late.avi"
-    _write_video(video, [blank] * 45 + frames)
-    loader = get_loader("generic", "d", tmp_path)
-    (recording,) = loader.list_recordings()
+    loader, recording = _one_video(tmp_path, "late", [blank] * 45 + frames)
     store = tmp_path / "s.zarr"
     settings = prepare_settings(chunk_frames=16, detect_every=10, track_smoothing_s=0.5)
     prepare_recording(loader, recording, store, crop="track", threads=threads, settings=settings)
@@ -213,7 +210,7 @@ def test_a_face_that_shows_late_crops_every_frame_where_it_is(tmp_path: Path, th
     found, crops = prepared["face_found"].values, prepared["crop_box"].values
     assert not found[:50].any() and found[50:].mean() >= 0.8
     assert (crops[:45] == crops[50]).all()
-    capture = cv2.VideoCapture(str(video))
+    capture = cv2.VideoCapture(str(recording.source))
     stored = prepared["frames"].values
     for index, (x0, y0, side) in enumerate(crops):
         ok, bgr = capture.read()
