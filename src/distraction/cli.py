@@ -108,7 +108,7 @@ def _engine_option(p: argparse.ArgumentParser) -> None:
         "exported .tflite; auto: litert when the exported models are given and no GPU is "
         "visible, else keras",
     )
-    p.add_argument("--threads", type=int, default=2, help="threads of the LiteRT interpreter (CPU)")
+    p.add_argument("--threads", type=int, help="threads of the LiteRT interpreter (CPU; default 2)")
 
 
 #: Options that override a field of :class:`distraction.settings.TaskSettings`.
@@ -250,6 +250,7 @@ def _network_stages(
     """Run network stages with the engine chosen once; returns summaries and the device."""
     from distraction.engines import select_engine
     from distraction.infer import run_stages
+    from distraction.litert import THREADS
 
     exported = [path for path, model in ((can_lt, can), (lstm_lt, lstm)) if model is not None]
     litert, device = select_engine(args.engine, *exported) if (can or lstm) else (False, "CPU")
@@ -262,7 +263,7 @@ def _network_stages(
         can_litert=can_lt if litert else None,
         lstm_litert=lstm_lt if litert else None,
         batch_size=getattr(args, "batch_size", DEFAULTS["models"]["batch_size"]),
-        threads=getattr(args, "threads", 2),
+        threads=THREADS if getattr(args, "threads", None) is None else args.threads,
         record_failures=args.record_failures,
     )
     return summaries, device

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from distraction.litert import LSTM_BATCH, LiteRTModel
+from distraction.litert import LSTM_BATCH, THREADS, LiteRTModel
 from distraction.store import file_sha256
 
 __all__ = [
@@ -123,7 +123,7 @@ def as_network(model: Any) -> Network:
 
 
 def load_network(
-    model_path: Path, litert_path: Path | None, kind: str, *, threads: int = 2
+    model_path: Path, litert_path: Path | None, kind: str, *, threads: int = THREADS
 ) -> Network:
     """Load a network on the engine chosen for the job.
 

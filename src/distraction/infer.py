@@ -19,6 +19,7 @@ from tqdm import tqdm
 from distraction import chain
 from distraction.engines import Network, load_network, predict_can, predict_lstm
 from distraction.errors import InputError, failure_reason
+from distraction.litert import THREADS
 from distraction.settings import TaskSettings
 from distraction.store import (
     GroupWriter,
@@ -293,7 +294,7 @@ def run_stages(
     can_litert: Path | None = None,
     lstm_litert: Path | None = None,
     batch_size: int,
-    threads: int = 2,
+    threads: int = THREADS,
     record_failures: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Run network stages of one video in order (``infer-can``, ``corruption``, ``denoise``).

@@ -45,6 +45,8 @@ ENGINES: tuple[str, ...] = ("auto", "keras", "litert")
 #: The LSTM is exported for one window per call: LiteRT's builtin LSTM kernels need a
 #: static batch, and one window takes about 1.5 ms.
 LSTM_BATCH = 1
+#: Threads of an interpreter unless a job says otherwise (a lone video's two cores).
+THREADS = 2
 
 
 def sidecar_path(path: Path) -> Path:
@@ -145,7 +147,9 @@ class LiteRTModel:
         return [it.get_tensor(detail["index"]) for detail in self.outputs]
 
 
-def load_litert(source: Path | bytes, *, name: str | None = None, threads: int = 2) -> LiteRTModel:
+def load_litert(
+    source: Path | bytes, *, name: str | None = None, threads: int = THREADS
+) -> LiteRTModel:
     """Open an exported ``.tflite`` (path or bytes) with LiteRT's interpreter on CPU.
 
     Inputs and outputs are put in the order of the exported signature (for a CAN:
