@@ -329,15 +329,16 @@ onstart:
             _job_server["process"] = server
 
 
-onsuccess:
+def stop_job_server():
     if "process" in _job_server:
         from distraction import jobserver
 
         jobserver.stop(_job_server.pop("process"))
+
+
+onsuccess:
+    stop_job_server()
 
 
 onerror:
-    if "process" in _job_server:
-        from distraction import jobserver
-
-        jobserver.stop(_job_server.pop("process"))
+    stop_job_server()
