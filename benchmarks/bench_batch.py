@@ -3,7 +3,7 @@
 One run renders (once, cached) a batch of 24 clips of 40 s, 320x240 MJPG at 30 fps, in the
 UBFC-rPPG layout (``subjectNN/vid.avi`` + ``ground_truth.txt``: rows PPG, HR, time), each an
 animation of the public-domain Grace Hopper photo matplotlib ships
-(:func:`distraction.photo.write_photo_clip`; six conditions x four seeds), installs
+(:func:`distraction.synth.photo.write_photo_clip`; six conditions x four seeds), installs
 open-rppg (0.1.1, a benchmark tool, not a project dependency) into a venv of its own under
 the cache folder (once), and then times, one after the other on the same 24 files:
 
@@ -79,7 +79,7 @@ def write_ubfc_ground_truth(csv: Path, target: Path) -> None:
 
 def render_batch(cache: Path) -> tuple[Path, list[Path]]:
     """The batch's root and videos, rendered once (each clip atomically) into ``cache``."""
-    from distraction.photo import builtin_photo, write_photo_clip
+    from distraction.synth.photo import builtin_photo, write_photo_clip
 
     root = batch_root(cache)
     videos = []

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy.signal import detrend, periodogram
 
-from distraction import photo, synth
+from distraction import synth
+from distraction.synth import photo
 from distraction.errors import InputError
 from distraction.facetrack import _iou, track_faces
 

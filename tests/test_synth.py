@@ -278,7 +278,10 @@ def test_atomic_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         yield next(original(*args, **kwargs))
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(synth, "render_frames", broken)
+    # The clip writer looks the renderer up in its own module.
+    from distraction.synth import clip
+
+    monkeypatch.setattr(clip, "render_frames", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         synth.write_clip(failing / "b.avi", failing / "b.csv", subject_index=0,
                          condition="clean", duration_s=1.0, width=32, height=24)  # fmt: skip

@@ -160,11 +160,17 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
         help="animate this face photo (with a provenance record, see PHOTOS.md) "
         "instead of drawing a cartoon face",
     )
+    p.add_argument(
+        "--scene",
+        choices=("studio", "varied"),
+        default=_SYNTH["scene"],
+        help="framing of a photo: its own (studio) or a drawn scene per subject (varied)",
+    )
 
 
 @command("synth", "render one synthetic face video with known physiology", _synth_args)
 def run_synth(args: argparse.Namespace) -> str:
-    from distraction.photo import write_photo_clip
+    from distraction.synth.photo import write_photo_clip
     from distraction.synth import write_clip
 
     for path in (args.video, args.ground_truth):
@@ -181,8 +187,12 @@ def run_synth(args: argparse.Namespace) -> str:
             width=args.width,
             height=args.height,
             seed=args.seed,
+            scene=args.scene,
         )
-        return f"synth: wrote {args.video} ({args.condition}, photo {args.photo.name})"
+        return (
+            f"synth: wrote {args.video} ({args.condition}, photo {args.photo.name}, "
+            f"{args.scene} scene)"
+        )
     write_clip(
         args.video,
         args.ground_truth,

@@ -645,7 +645,9 @@ def prepare_job(
         rec = loader.recording(recording_id)
         identity.update(subject=rec.subject, task=rec.task, source=str(rec.source))
         video = str(rec.source)
-        crop = settings.crop_for(fmt)
+        # A photographed subject's clip has its provenance beside it (synth.photo).
+        photographed = Path(rec.source).with_name(f"{Path(rec.source).stem}.photo.json").is_file()
+        crop = settings.crop_for(fmt, photographed=photographed)
         summary = prepare_recording(
             loader,
             rec,

@@ -139,12 +139,13 @@ class PrepareSettings:
     track_smoothing_s: float
     crop_tolerance: float
 
-    def crop_for(self, fmt: str) -> str:
-        """The crop of a dataset format: ``auto`` is ``centre`` for synthetic data (centred
-        faces, as the shipped networks were trained on) and ``track`` for recordings."""
+    def crop_for(self, fmt: str, *, photographed: bool = False) -> str:
+        """The crop of a dataset format: ``auto`` is ``centre`` for drawn synthetic faces
+        (drawn near the frame's centre) and ``track`` for recordings and for synthetic
+        clips of photographed people (placed anywhere in the frame)."""
         if self.crop != "auto":
             return self.crop
-        return "centre" if fmt == "synth" else "track"
+        return "centre" if fmt == "synth" and not photographed else "track"
 
 
 def prepare_settings(config: Mapping[str, Any] | None = None, **overrides: Any) -> PrepareSettings:

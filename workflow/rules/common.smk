@@ -56,13 +56,20 @@ def synth_setting(wildcards, key):
 
 def synth_photo(wildcards):
     """The photo subject ``wildcards.subject`` of a synth dataset animates ([] for cartoons)."""
-    folder = config["datasets"][wildcards.dataset]["synth"].get("photos")
+    spec = config["datasets"][wildcards.dataset]["synth"]
+    folder = spec.get("photos")
     if not folder:
         return []
-    photos = sorted(
-        p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
-    )
-    index = int(wildcards.subject)
+    names = spec.get("photo_names")
+    if names:
+        # Named photos are counted from the dataset's first subject.
+        photos = [Path(folder) / name for name in names]
+        index = int(wildcards.subject) - spec["first_subject"]
+    else:
+        photos = sorted(
+            p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+        )
+        index = int(wildcards.subject)
     if index >= len(photos):
         raise ValueError(
             f"datasets.{wildcards.dataset}.synth.photos: subject {index} needs photo number "

@@ -13,6 +13,7 @@ rule synth_video:
         width=lambda w: synth_setting(w, "width"),
         height=lambda w: synth_setting(w, "height"),
         seed=config["seed"],
+        scene=lambda w: synth_setting(w, "scene"),
         photo=lambda w, input: "".join(
             f"--photo={shlex.quote(str(path))} "
             for path in ([input.photo] if isinstance(input.photo, str) else input.photo)
@@ -28,4 +29,5 @@ rule synth_video:
         "distraction synth --video={output.video:q} --ground-truth={output.ground_truth:q} "
         "--subject={wildcards.subject} --condition={wildcards.condition} "
         "--duration={params.duration} --fps={params.fps} --width={params.width} "
-        "--height={params.height} --seed={params.seed} {params.photo}2> {log:q}"
+        "--height={params.height} --seed={params.seed} --scene={params.scene} "
+        "{params.photo}2> {log:q}"

@@ -4,16 +4,23 @@ A still photograph is animated with the image-formation model of :mod:`distracti
 
     value = L(t, x, y, c) * photo(x, y, c) * (1 + a_c * p(t) * skin(x, y)) + A_c(t) + noise
 
-The physiology (:func:`~distraction.synth.simulate_physiology`), the corruption presets
-(:data:`~distraction.synth.CONDITIONS`), their per-frame draws
-(:func:`~distraction.synth.scene_dynamics`) and the frame loop (light field, ambient light,
-sensor noise, JPEG) are the cartoon renderer's own; only the static layers differ:
+The physiology (:mod:`~distraction.synth.physiology`), the corruption presets
+(:mod:`~distraction.synth.presets`), their per-frame draws
+(:mod:`~distraction.synth.dynamics`) and the frame loop (:mod:`~distraction.synth.compositor`:
+light field, ambient light, sensor noise, JPEG) are the cartoon renderer's own; only the
+static layers differ:
 
 * **skin** – a skin-colour model fitted to the detected face (:func:`fit_skin_map`), not a
   drawn shape;
 * **person** – a GrabCut segmentation seeded by the face box and the skin; the person moves
   (breathing, head motion) over a background plate in which it is inpainted, and camera
-  shake moves both.
+  shake moves both;
+* **scene** – with ``scene="varied"``, the person is framed anew in a drawn room, texture,
+  gradient or clutter (:mod:`~distraction.synth.scene`), at a face size and position drawn
+  per subject;
+* **pulse strength** – by the photo's skin tone (:data:`TONE_PULSE_FACTOR`, from the
+  ``tones.csv`` beside the photos): melanin absorbs part of the light that blood would
+  modulate, so darker skin carries a weaker pulse relative to the light it reflects.
 
 The flicker presets get a spatial gradient of the flicker's depth and phase across the
 frame (:data:`PHOTO_FLICKER_SPACE`; the cartoon presets keep uniform flicker so their clips
@@ -35,24 +42,37 @@ import cv2
 import numpy as np
 import yaml
 
-from distraction import synth
-from distraction.atomic import atomic_path
 from distraction.errors import InputError
 from distraction.facetrack import detect_faces, face_detector
 from distraction.store import file_sha256
+from distraction.synth.clip import check_outputs, write_rendered
+from distraction.synth.compositor import Layers, pulse_rgb, render
+from distraction.synth.dynamics import SceneDynamics, scene_dynamics
+from distraction.synth.physiology import (
+    GROUND_TRUTH_FS,
+    Physiology,
+    clip_seeds,
+    simulate_physiology,
+)
+from distraction.synth.presets import CONDITIONS, Corruption
+from distraction.synth.scene import Scene, draw_background, draw_scene, place_person
 
 __all__ = [
     "ALLOWED_LICENCES",
     "BUILTIN_PHOTOS",
     "PHOTO_FLICKER_SPACE",
+    "TONE_PULSE_FACTOR",
     "PhotoIdentity",
     "PhotoSource",
     "builtin_photo",
     "fit_skin_map",
     "photo_identity",
+    "photo_layers",
     "photo_provenance",
+    "photo_tone",
     "read_photo",
     "render_photo_frames",
+    "tone_pulse_strength",
     "write_photo_clip",
 ]
 
@@ -72,6 +92,21 @@ PHOTO_FLICKER_SPACE: dict[str, float] = {
     "flicker_depth_gradient": 0.6,
     "flicker_phase_gradient": 0.6,
 }
+
+#: Green pulse amplitude of a photographed subject before its tone's factor (the middle of
+#: the cartoon subjects' 0.0036–0.005).
+BASE_PULSE_STRENGTH = 0.0042
+#: Pulse amplitude relative to light skin, by ``visual_tone`` (tones.csv). Melanin absorbs
+#: light before and after it meets the blood, so the pulsatile part of the reflected light
+#: shrinks with darker skin; a tone that is not listed gets the middle value.
+TONE_PULSE_FACTOR: dict[str, float] = {
+    "light": 1.0,
+    "medium": 0.85,
+    "medium-dark": 0.7,
+    "dark": 0.55,
+}
+#: Name of the skin-tone table in a folder of photos.
+TONES_FILE = "tones.csv"
 
 #: Skin-colour model: Mahalanobis distance (in Cr/Cb) below which a pixel is all skin,
 #: and above which it is none (linear in between).
@@ -171,6 +206,26 @@ def photo_provenance(photo_path: Path) -> PhotoSource:
     return record
 
 
+def photo_tone(photo_path: Path) -> str | None:
+    """The ``visual_tone`` of a photo in the ``tones.csv`` beside it, or None."""
+    import csv
+
+    table = Path(photo_path).parent / TONES_FILE
+    if not table.is_file():
+        return None
+    with table.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("file") == Path(photo_path).name:
+                return row.get("visual_tone") or None
+    return None
+
+
+def tone_pulse_strength(tone: str | None) -> float:
+    """The green pulse amplitude of a subject of skin tone ``tone`` (:data:`TONE_PULSE_FACTOR`)."""
+    factor = TONE_PULSE_FACTOR.get(tone or "", float(np.median(list(TONE_PULSE_FACTOR.values()))))
+    return BASE_PULSE_STRENGTH * factor
+
+
 def read_photo(path: Path) -> np.ndarray:
     """An RGB uint8 photo (any format OpenCV reads)."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -188,8 +243,8 @@ def read_photo(path: Path) -> np.ndarray:
 class PhotoIdentity:
     """A photo prepared for rendering at one frame size.
 
-    Carries what :func:`distraction.synth.scene_dynamics` and the frame loop read from an
-    :class:`~distraction.synth.Identity` (``face_height``, ``breath_motion_px``,
+    Carries what :func:`distraction.synth.scene_dynamics` and the frame loop read of a
+    subject (:class:`~distraction.synth.dynamics.Subject`) (``face_height``, ``breath_motion_px``,
     ``pulse_strength``) and the static layers.
 
     Attributes
@@ -369,19 +424,24 @@ def photo_identity(
     *,
     width: int,
     height: int,
-    pulse_strength: float = 0.0042,
+    pulse_strength: float = BASE_PULSE_STRENGTH,
     breath_motion_px: float = 1.5,
     segment: bool = True,
     detector: cv2.CascadeClassifier | None = None,
+    scene: Scene | None = None,
 ) -> PhotoIdentity:
     """Prepare a face photo for rendering at ``width`` × ``height``.
 
     The largest frontal face (:func:`distraction.facetrack.detect_faces`, on the full
-    photo) is kept; the photo is cropped to the frame's aspect around it and resized; the
-    skin map comes from :func:`fit_skin_map`. With ``segment``, the person is segmented
-    (GrabCut) and the background behind it inpainted (Telea), so that head motion moves
-    the person over a still background; without, the whole photo moves as one (the
-    background then shares the head's motion).
+    photo) is kept. Without ``scene``, the photo is cropped to the frame's aspect around it
+    and resized, and the skin map comes from :func:`fit_skin_map`; with ``segment``, the
+    person is segmented (GrabCut) and the background behind it inpainted (Telea), so that
+    head motion moves the person over a still background; without, the whole photo moves
+    as one (the background then shares the head's motion).
+
+    With a ``scene`` (:func:`distraction.synth.scene.draw_scene`), the person is segmented
+    on the photo itself and placed into the frame as the scene frames them
+    (:func:`~distraction.synth.scene.place_person`), over the scene's drawn background.
 
     Parameters
     ----------
@@ -390,13 +450,15 @@ def photo_identity(
     width, height : int
         Frame size.
     pulse_strength : float
-        Relative green pulse amplitude (the cartoon subjects' range is 0.003–0.005).
+        Relative green pulse amplitude (:func:`tone_pulse_strength` gives it by skin tone).
     breath_motion_px : float
         Peak-to-peak breathing motion, pixels at 320 px frame height.
     segment : bool
-        Segment the person (else the whole frame moves).
+        Segment the person (else the whole frame moves); a scene always segments.
     detector : cv2.CascadeClassifier, optional
         Face detector (default: OpenCV's frontal-face cascade).
+    scene : Scene, optional
+        A new framing and background.
 
     Raises
     ------
@@ -410,15 +472,14 @@ def photo_identity(
     faces = detect_faces(detector or face_detector(), image)
     if len(faces) == 0:
         raise InputError("no frontal face found in the photo")
+    if scene is not None:
+        return _scene_identity(
+            image, faces[0], scene, width, height, pulse_strength, breath_motion_px
+        )
     frame, box = _crop_to_aspect(image, faces[0], width, height)
     skin = fit_skin_map(frame, box)
     if segment:
-        person = _segment_person(frame, box, skin)
-        hole = cv2.dilate(person.astype(np.uint8), np.ones((5, 5), np.uint8))
-        plate = cv2.inpaint(frame, hole, max(3.0, 0.05 * height), cv2.INPAINT_TELEA)
-        alpha = cv2.GaussianBlur(person.astype(np.float32), (0, 0), 0.6)
-        alpha[person] = np.maximum(alpha[person], 0.999)  # hard inside, soft only outside
-        alpha = np.clip(alpha, 0.0, 1.0)
+        alpha, plate = _person_and_plate(frame, box, skin)
     else:
         plate = frame
         alpha = np.ones((height, width), np.float32)
@@ -435,12 +496,112 @@ def photo_identity(
     )
 
 
-def _layers(identity: PhotoIdentity) -> synth._Layers:
-    """The photo as the cartoon renderer's static layers (premultiplied foreground)."""
+#: Studio backdrop key (CIELAB, 8-bit units): a pixel whose chroma lies within the first
+#: distance of the backdrop's is backdrop, beyond the second it is not (linear between),
+#: and anything much darker than the backdrop is not (a dark suit of the same hue).
+BACKDROP_CHROMA: tuple[float, float] = (5.0, 9.0)
+#: The border counts as a plain backdrop when its chroma varies less than this (std).
+BACKDROP_MAX_CHROMA_STD = 4.0
+
+
+def _backdrop_key(image: np.ndarray) -> np.ndarray | None:
+    """Soft (H, W) backdrop coverage of a studio portrait, or None when the photo's upper
+    border is not one plain colour (then GrabCut alone segments it).
+
+    The backdrop's colour is that of the top border and the upper 40 % of the side
+    borders; backdrop is what matches it (:data:`BACKDROP_CHROMA`) and is connected to
+    those borders, so a tie or a shirt of the backdrop's colour inside the person stays."""
+    height, width = image.shape[:2]
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    b = max(2, int(0.04 * width))
+    upper = int(0.4 * height)
+    border = np.concatenate(
+        [lab[:b].reshape(-1, 3), lab[:upper, :b].reshape(-1, 3), lab[:upper, -b:].reshape(-1, 3)]
+    )
+    mean, std = border.mean(axis=0), border.std(axis=0)
+    if max(std[1], std[2]) > BACKDROP_MAX_CHROMA_STD:
+        return None
+    chroma = np.hypot(lab[..., 1] - mean[1], lab[..., 2] - mean[2])
+    near, far = BACKDROP_CHROMA
+    key = np.clip((far - chroma) / (far - near), 0.0, 1.0)
+    key[lab[..., 0] < mean[0] - 3.0 * std[0] - 15.0] = 0.0
+    labels_n, labels = cv2.connectedComponents((key > 0.5).astype(np.uint8))
+    touching = set(np.unique(labels[:b])) | set(np.unique(labels[:upper, :b]))
+    touching |= set(np.unique(labels[:upper, -b:]))
+    connected = np.isin(labels, [k for k in touching if k > 0])
+    # Soft edges (hair strands) around the connected backdrop, hard elsewhere.
+    near_backdrop = cv2.dilate(connected.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return np.where(near_backdrop, key, 0.0).astype(np.float32)
+
+
+def _person_and_plate(
+    image: np.ndarray, box: np.ndarray, skin: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The person's soft coverage and the photo with the person inpainted (uint8).
+
+    A studio portrait (a plain backdrop) is keyed on the backdrop's colour
+    (:func:`_backdrop_key`); any other photo is segmented by GrabCut."""
+    height = image.shape[0]
+    key = _backdrop_key(image)
+    if key is not None:
+        alpha = 1.0 - key
+        person = alpha > 0.5
+        n, labels = cv2.connectedComponents(person.astype(np.uint8))
+        x, y, w, h = (float(v) for v in box[:4])
+        face_label = labels[int(y + h / 2), int(x + w / 2)]
+        if n > 1 and face_label > 0:
+            alpha = np.where(labels == face_label, alpha, np.minimum(alpha, 0.0))
+            # Keep the soft fringe that touches the face's component.
+            fringe = cv2.dilate((labels == face_label).astype(np.uint8), np.ones((3, 3), np.uint8))
+            alpha = np.where(fringe > 0, np.maximum(alpha, 1.0 - key), alpha)
+            person = labels == face_label
+        alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
+    else:
+        person = _segment_person(image, box, skin)
+        alpha = cv2.GaussianBlur(person.astype(np.float32), (0, 0), 0.6)
+        alpha[person] = np.maximum(alpha[person], 0.999)  # hard inside, soft only outside
+        alpha = np.clip(alpha, 0.0, 1.0)
+    hole = cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8))
+    plate = cv2.inpaint(image, hole, max(3.0, 0.05 * height), cv2.INPAINT_TELEA)
+    return alpha, plate
+
+
+def _scene_identity(
+    image: np.ndarray,
+    box: np.ndarray,
+    scene: Scene,
+    width: int,
+    height: int,
+    pulse_strength: float,
+    breath_motion_px: float,
+) -> PhotoIdentity:
+    skin = fit_skin_map(image, box)
+    alpha, _ = _person_and_plate(image, box, skin)
+    skin = np.minimum(skin, alpha)
+    reflectance = image.astype(np.float32) / np.float32(255.0)
+    face = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+    placed, placed_alpha, placed_skin, frame_box, _ = place_person(
+        reflectance, alpha, skin, face, scene, width=width, height=height
+    )
+    background = draw_background(scene.kind, scene.seed, width=width, height=height)
+    return PhotoIdentity(
+        image=np.ascontiguousarray(placed, np.float32),
+        skin=np.ascontiguousarray(placed_skin, np.float32),
+        alpha=np.ascontiguousarray(placed_alpha, np.float32),
+        background=np.ascontiguousarray(background, np.float32),
+        face_box=frame_box,
+        face_height=float(frame_box[3] / height),
+        pulse_strength=float(pulse_strength),
+        breath_motion_px=float(breath_motion_px),
+    )
+
+
+def photo_layers(identity: PhotoIdentity) -> Layers:
+    """The photo as the compositor's static layers (premultiplied foreground)."""
     alpha = identity.alpha
     fg = identity.image * alpha[..., None]
     x, y, w, h = identity.face_box
-    return synth._Layers(
+    return Layers(
         background=np.ascontiguousarray(identity.background, np.float32),
         fg=np.ascontiguousarray(fg, np.float32),
         fg_skin=np.ascontiguousarray(identity.image * identity.skin[..., None], np.float32),
@@ -450,12 +611,12 @@ def _layers(identity: PhotoIdentity) -> synth._Layers:
     )
 
 
-def photo_corruption(condition: str, *, flicker_space: bool = True) -> synth.Corruption:
+def photo_corruption(condition: str, *, flicker_space: bool = True) -> Corruption:
     """The preset ``condition``, with :data:`PHOTO_FLICKER_SPACE` added to flicker presets
     that do not set a spatial flicker themselves."""
-    if condition not in synth.CONDITIONS:
-        raise InputError(f"unknown condition {condition!r} (known: {', '.join(synth.CONDITIONS)})")
-    corruption = synth.CONDITIONS[condition]
+    if condition not in CONDITIONS:
+        raise InputError(f"unknown condition {condition!r} (known: {', '.join(CONDITIONS)})")
+    corruption = CONDITIONS[condition]
     uniform = corruption.flicker_depth_gradient == 0 and corruption.flicker_phase_gradient == 0
     if flicker_space and corruption.flicker_amplitude[1] > 0 and uniform:
         corruption = dataclasses.replace(corruption, **PHOTO_FLICKER_SPACE)
@@ -464,12 +625,12 @@ def photo_corruption(condition: str, *, flicker_space: bool = True) -> synth.Cor
 
 def render_photo_frames(
     identity: PhotoIdentity,
-    physiology: synth.Physiology,
-    corruption: synth.Corruption,
+    physiology: Physiology,
+    corruption: Corruption,
     *,
     fps: float,
     seed: int,
-) -> tuple[synth.SceneDynamics, Iterator[np.ndarray]]:
+) -> tuple[SceneDynamics, Iterator[np.ndarray]]:
     """Render a photo clip frame by frame (see :func:`distraction.synth.render_frames`).
 
     Returns
@@ -479,18 +640,16 @@ def render_photo_frames(
         shift, shake, flicker) and an iterator over (H, W, 3) uint8 RGB frames.
     """
     width, height = identity.size
-    dyn = synth.scene_dynamics(
-        identity,  # type: ignore[arg-type]  # reads face_height and breath_motion_px
-        physiology,
-        corruption,
-        width=width,
-        height=height,
-        fps=fps,
-        seed=seed,
+    dyn = scene_dynamics(
+        identity, physiology, corruption, width=width, height=height, fps=fps, seed=seed
     )
     noise_rng = np.random.default_rng([seed, 4])
-    frames = synth._render(_layers(identity), dyn, identity, corruption, noise_rng)  # type: ignore[arg-type]
-    return dyn, frames
+    pulse = pulse_rgb(identity.pulse_strength)
+    return dyn, render(photo_layers(identity), dyn, pulse, corruption, noise_rng)
+
+
+#: Framings of a photo clip: the photo's own (``studio``), or a scene drawn per subject.
+SCENES: tuple[str, ...] = ("studio", "varied")
 
 
 def write_photo_clip(
@@ -508,39 +667,55 @@ def write_photo_clip(
     codec: str = "MJPG",
     quality: int = 95,
     segment: bool = True,
+    scene: str = "studio",
 ) -> PhotoIdentity:
     """Animate a face photo; write video, ground truth, skin map and provenance.
 
     Writes ``video_path``, ``ground_truth_path`` (CSV ``time,ppg,resp,hr,br`` at 100 Hz,
     as :func:`distraction.synth.write_clip`), ``<video stem>.skin.png`` (the soft skin
     map at rest, 0–255) and ``<video stem>.photo.json`` (the photo's provenance record,
-    its SHA-256 and the detected face box), all atomically. Physiology and corruption
-    seeds are :func:`distraction.synth.clip_seeds` of ``(seed, subject_index, condition)``,
-    as for the cartoon subject of the same index. Deterministic by seed.
+    its SHA-256, its skin tone, the face box at rest and the scene), all atomically.
+    Physiology and corruption seeds are :func:`distraction.synth.clip_seeds` of ``(seed,
+    subject_index, condition)``, as for the cartoon subject of the same index; the scene
+    (``scene="varied"``) is drawn from ``(seed, subject_index)``, so a subject keeps it in
+    every condition. The pulse strength follows the photo's skin tone
+    (:func:`tone_pulse_strength`). Deterministic by seed.
 
     Raises
     ------
     InputError
-        Unknown condition, missing folder, a photo without an allowed provenance record,
-        no face in it, or a codec that cannot be encoded.
+        Unknown condition or scene, missing folder, a photo without an allowed provenance
+        record, no face in it, or a codec that cannot be encoded.
     """
     photo_path, video_path = Path(photo_path), Path(video_path)
     ground_truth_path = Path(ground_truth_path)
+    if scene not in SCENES:
+        raise InputError(f"{video_path}: unknown scene {scene!r} (known: {', '.join(SCENES)})")
+    check_outputs(video_path, ground_truth_path, condition)
     corruption = photo_corruption(condition)
-    for folder in {video_path.parent, ground_truth_path.parent}:
-        if not folder.is_dir():
-            raise InputError(f"{folder}: output folder does not exist")
     record = photo_provenance(photo_path)
+    tone = photo_tone(photo_path)
+    framing = None
+    if scene == "varied":
+        scene_seed = int(
+            np.random.SeedSequence([seed, subject_index, 0x5CE7E]).generate_state(1)[0]
+        )
+        framing = draw_scene(scene_seed, width=width, height=height)
+    # A photo without a tone keeps the strength photo clips always had.
+    strength = BASE_PULSE_STRENGTH if tone is None else tone_pulse_strength(tone)
     try:
         identity = photo_identity(
-            read_photo(photo_path), width=width, height=height, segment=segment
+            read_photo(photo_path),
+            width=width,
+            height=height,
+            segment=segment,
+            scene=framing,
+            pulse_strength=strength,
         )
     except InputError as err:
         raise InputError(f"{photo_path}: {err}") from None
-    phys_seed, render_seed = synth.clip_seeds(seed, subject_index, condition)
-    physiology = synth.simulate_physiology(duration_s, synth.GROUND_TRUTH_FS, phys_seed)
-    mask_path = video_path.with_name(f"{video_path.stem}.skin.png")
-    info_path = video_path.with_name(f"{video_path.stem}.photo.json")
+    phys_seed, render_seed = clip_seeds(seed, subject_index, condition)
+    physiology = simulate_physiology(duration_s, GROUND_TRUTH_FS, phys_seed)
     info = {
         "photo": dataclasses.asdict(record),
         "sha256": file_sha256(photo_path),
@@ -549,26 +724,21 @@ def write_photo_clip(
         "pulse_strength": identity.pulse_strength,
         "condition": condition,
     }
-    with (
-        atomic_path(video_path) as tmp_video,
-        atomic_path(ground_truth_path) as tmp_gt,
-        atomic_path(mask_path) as tmp_mask,
-        atomic_path(info_path) as tmp_info,
-    ):
-        writer = synth._open_writer(tmp_video, codec, fps, width, height, quality)
-        try:
-            _, frames = render_photo_frames(
-                identity, physiology, corruption, fps=fps, seed=render_seed
-            )
-            for frame in frames:
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
-        if tmp_video.stat().st_size == 0:
-            raise InputError(f"{video_path}: the encoder wrote nothing")
-        synth._write_ground_truth(tmp_gt, physiology)
-        skin = np.round(identity.skin * 255.0).astype(np.uint8)
-        if not cv2.imwrite(str(tmp_mask), skin):
-            raise InputError(f"{mask_path}: cannot write the skin map")
-        tmp_info.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    if tone is not None:
+        info["visual_tone"] = tone
+    if framing is not None:
+        info["scene"] = dataclasses.asdict(framing)
+    _, frames = render_photo_frames(identity, physiology, corruption, fps=fps, seed=render_seed)
+    skin = np.round(identity.skin * 255.0).astype(np.uint8)
+    write_rendered(
+        video_path,
+        ground_truth_path,
+        frames,
+        physiology,
+        skin,
+        fps=fps,
+        codec=codec,
+        quality=quality,
+        sidecars={".photo.json": json.dumps(info, indent=2) + "\n"},
+    )
     return identity
