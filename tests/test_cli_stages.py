@@ -163,6 +163,14 @@ def test_evaluation_slides_its_windows_and_compares_breathing_with_head_motion(
     for _, rows in table.groupby("method"):
         assert rows["window_start_s"].tolist() == [0.0, 1.0, 2.0]
     # The colour baselines that model the pulse are not breathing methods; head motion is.
-    assert set(table["method"]) == {"can", "cancelled", "denoised", "green", "ica", "motion"}
+    assert set(table["method"]) == {
+        "can",
+        "cancelled",
+        "lstm",
+        "denoised",
+        "green",
+        "ica",
+        "motion",
+    }
     # Both SNR conventions: the reference's 20·log10 of a power ratio is twice the dB value.
     np.testing.assert_allclose(table["snr_db"], 2 * table["snr_db_conventional"], atol=1e-5)

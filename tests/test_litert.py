@@ -148,7 +148,7 @@ def test_infer_on_litert_stores_what_keras_stores(
     for group, names in {
         "can_hr": ("can_signal", "attention_mask"),
         "corruption_hr": ("corruption_traces", "can_conditioned"),
-        "denoised_hr": ("cancelled", "denoised"),
+        "denoised_hr": ("cancelled", "lstm", "denoised"),
     }.items():
         a, b = open_group(stores["keras"], group), open_group(stores["litert"], group)
         for name in names:

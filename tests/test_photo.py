@@ -12,9 +12,9 @@ import pytest
 from scipy.signal import detrend, periodogram
 
 from distraction import synth
-from distraction.synth import photo
 from distraction.errors import InputError
 from distraction.facetrack import _iou, track_faces
+from distraction.synth import photo
 
 W, H, FPS = 120, 140, 30.0
 

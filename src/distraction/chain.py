@@ -16,9 +16,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from distraction.cancellation import Cancellation, cancel_corruption
 from distraction.masks import corruption_traces, inverse_masks
+from distraction.metrics import periodogram, quality_db
 from distraction.preprocess import resample_series
 from distraction.settings import TaskSettings
-from distraction.signals import condition_signal
+from distraction.signals import condition_signal, scale_to_unit
 from distraction.windows import overlap_add, sliding_windows, window_starts
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "denoiser_features",
     "inverse_attention_traces",
     "output_time",
+    "select_by_quality",
+    "window_quality",
 ]
 
 
@@ -173,3 +176,95 @@ def denoise(
     return overlap_add(predicted, m, stride=stride, starts=starts, mode=settings.overlap), len(
         windows
     )
+
+
+def window_quality(
+    x: NDArray[np.float64],
+    traces: NDArray[np.float64] | None,
+    settings: TaskSettings,
+) -> float:
+    """How clearly a window carries a rate that the corruption does not.
+
+    The quality index of :func:`distraction.metrics.quality_db` (the power around the
+    window's own spectral peak over the rest of the band, dB), minus a penalty where the
+    corruption traces share that peak: ``10 * log10(1 - s)``, with ``s`` the largest
+    fraction of a trace's in-band power within the tolerance of the peak. A tone the
+    traces also carry (flicker left in the signal) scores low however clean it looks.
+
+    Parameters
+    ----------
+    x
+        ``(L,)`` one window of a candidate signal at ``settings.fs_out``.
+    traces
+        ``(L, C)`` the conditioned corruption traces over the same window, or None.
+    settings
+        Band, SNR band, tolerance and rate of the task.
+    """
+    fs = settings.fs_out
+    common = {"band_total": settings.snr_band, "tolerance_hz": settings.tolerance_hz}
+    if not np.any(x):
+        return -np.inf
+    quality = quality_db(x, fs, settings.band, **common)
+    if traces is None or traces.size == 0:
+        return quality
+    freqs, power = periodogram(x, fs)
+    band = (freqs >= settings.band[0]) & (freqs <= settings.band[1])
+    peak = freqs[band][np.argmax(power[band])]
+    near = band & (np.abs(freqs - peak) <= settings.tolerance_hz)
+    share = 0.0
+    for column in np.asarray(traces, dtype=np.float64).T:
+        _, trace_power = periodogram(column, fs)
+        total = trace_power[band].sum()
+        if total > 0:
+            share = max(share, float(trace_power[near].sum() / total))
+    return quality + 10.0 * np.log10(max(1.0 - share, 1e-3))
+
+
+def select_by_quality(
+    candidates: ArrayLike,
+    settings: TaskSettings,
+    traces: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """Window by window, the candidate with the best :func:`window_quality`.
+
+    Each candidate is cut into half-overlapping windows of ``settings.select_window_s``;
+    in each window the candidate of the highest quality, z-scored within the window, is
+    kept, and the kept windows are joined by tapered overlap-add
+    (:func:`distraction.windows.overlap_add`). So a stage placed after another (the LSTM
+    after the cancellation) can only replace a window where its output is the clearer.
+
+    Parameters
+    ----------
+    candidates
+        ``(M, K)`` K signals at ``settings.fs_out``, the first one preferred on ties.
+    settings
+        ``select_window_s`` and the quality's band settings.
+    traces
+        ``(M, C)`` conditioned corruption traces (see :func:`window_quality`), or None.
+
+    Returns
+    -------
+    np.ndarray
+        ``(M,)`` the joined signal, scaled into [-1, 1]. Shorter than one window, the
+        first candidate comes back (scaled).
+    """
+    c = np.asarray(candidates, dtype=np.float64)
+    if c.ndim != 2 or c.shape[1] < 1:
+        raise ValueError(f"candidates: expected shape (M, K), got {c.shape}")
+    t = None if traces is None else np.asarray(traces, dtype=np.float64)
+    m = c.shape[0]
+    length = max(2, round(settings.select_window_s * settings.fs_out))
+    if m < length:
+        return scale_to_unit(c[:, 0], "maxabs")
+    stride = max(1, length // 2)
+    starts = window_starts(m, length=length, stride=stride)
+    chosen = np.empty((len(starts), length))
+    for i, start in enumerate(starts):
+        segment = c[start : start + length]
+        window_traces = None if t is None else t[start : start + length]
+        scores = [window_quality(segment[:, k], window_traces, settings) for k in range(c.shape[1])]
+        best = segment[:, int(np.argmax(scores))]
+        std = best.std()
+        chosen[i] = (best - best.mean()) / (std if std > 0 else 1.0)
+    joined = overlap_add(chosen, m, stride=stride, starts=starts, mode="taper")
+    return scale_to_unit(joined, "maxabs")

@@ -170,8 +170,8 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
 
 @command("synth", "render one synthetic face video with known physiology", _synth_args)
 def run_synth(args: argparse.Namespace) -> str:
-    from distraction.synth.photo import write_photo_clip
     from distraction.synth import write_clip
+    from distraction.synth.photo import write_photo_clip
 
     for path in (args.video, args.ground_truth):
         path.parent.mkdir(parents=True, exist_ok=True)

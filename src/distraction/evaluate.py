@@ -70,8 +70,13 @@ def method_signals(store: Path, settings: TaskSettings) -> dict[str, np.ndarray]
         out["cancelled"] = cancel_corruption(
             corruption["can_conditioned"].values, corruption["traces_conditioned"].values
         ).signal
-    if "denoised" in methods:
-        out["denoised"] = open_group(store, f"denoised_{task}")["denoised"].values
+    if "denoised" in methods or "lstm" in methods:
+        denoised = open_group(store, f"denoised_{task}")
+        if "lstm" in methods:
+            # Stores written before the stage kept the LSTM's output apart hold it as denoised.
+            out["lstm"] = denoised["lstm" if "lstm" in denoised else "denoised"].values
+        if "denoised" in methods:
+            out["denoised"] = denoised["denoised"].values
     wanted = [name for name in methods if name in BASELINES[task]]
     colour = [name for name in wanted if name != "motion"]
     skin = _skin_colour_traces(store, settings.baseline_region) if colour else None

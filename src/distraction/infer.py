@@ -21,6 +21,7 @@ from distraction.engines import Network, load_network, predict_can, predict_lstm
 from distraction.errors import InputError, failure_reason
 from distraction.litert import THREADS
 from distraction.settings import TaskSettings
+from distraction.signals import scale_to_unit
 from distraction.store import (
     GroupWriter,
     open_group,
@@ -227,9 +228,18 @@ def denoise(
             f"denoiser window ({settings.denoise_window})"
         )
     network = _loaded(network)
-    denoised, n_windows = chain.denoise(
+    lstm, n_windows = chain.denoise(
         features, lambda windows: predict_lstm(network, windows, batch_size), settings
     )
+    given = features[:, -1]  # the LSTM's own input: the cancelled (or plain) CAN signal
+    if settings.denoise_output == "lstm":
+        denoised = lstm
+    elif settings.denoise_output == "cancelled":
+        denoised = scale_to_unit(given, "maxabs")
+    else:
+        denoised = chain.select_by_quality(
+            np.column_stack([given, lstm]), settings, features[:, :-1]
+        )
     attrs = {
         "fs_out": corruption.attrs["fs_out"],
         "task": task,
@@ -238,6 +248,8 @@ def denoise(
         "stride": settings.denoise_stride,
         "overlap": settings.overlap,
         "cancel_corruption": settings.cancel_corruption,
+        "output": settings.denoise_output,
+        "select_window_s": settings.select_window_s,
     }
     if cancellation is not None:
         attrs["cancelled_variance_fraction"] = cancellation.explained
@@ -250,7 +262,16 @@ def denoise(
             np.float64,
             chunk_len=max(m, 1),
             data=denoised,
-            attrs={"description": "LSTM-denoised waveform"},
+            attrs={"description": f"the denoising stage's output ({settings.denoise_output})"},
+        )
+        writer.create(
+            "lstm",
+            ["time_out"],
+            (m,),
+            np.float64,
+            chunk_len=max(m, 1),
+            data=lstm,
+            attrs={"description": "the LSTM denoiser's output"},
         )
         if cancellation is not None:
             writer.create(

@@ -21,7 +21,9 @@ __all__ = [
     "attention_regions",
     "corruption_traces",
     "inverse_masks",
+    "linear_light",
     "normalise_masks",
+    "partitioned_corruption_traces",
     "region_traces",
     "skin_attention_ratio",
     "skin_pixels",
@@ -199,6 +201,72 @@ def corruption_traces(frames: ArrayLike, inverse: ArrayLike) -> NDArray[np.float
     n_frames, height, width, _ = pixels.shape
     weights = _as_weights(inverse, n_frames, (height, width), "inverse")
     return np.einsum("thwc,thw->tc", pixels, weights) / (height * width)
+
+
+#: Parts of the frame whose inverse-attention traces are kept apart by
+#: :func:`partitioned_corruption_traces`: halves of the frame, as (rows, cols) fractions.
+HALVES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "left": ((0.0, 1.0), (0.0, 0.5)),
+    "right": ((0.0, 1.0), (0.5, 1.0)),
+    "top": ((0.0, 0.5), (0.0, 1.0)),
+    "bottom": ((0.5, 1.0), (0.0, 1.0)),
+}
+
+
+def linear_light(frames: ArrayLike) -> NDArray[np.float64]:
+    """Undo the sRGB transfer function: 0–255 code values to linear light in [0, 1].
+
+    A camera encodes light with a gamma curve, so a multiplicative light change moves a
+    dark and a bright pixel by different code values; in linear light it scales both
+    alike, which is what a linear fit of one region's light on another's assumes.
+    """
+    v = np.asarray(frames, dtype=np.float64) / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def partitioned_corruption_traces(
+    frames: ArrayLike,
+    inverse: ArrayLike,
+    parts: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None,
+) -> NDArray[np.float64]:
+    """R, G, B mean of the inverse-attention region within each part of the frame.
+
+    One mean over the whole inverse mask cannot describe light whose strength or phase
+    varies across the frame (a lamp on one side, two lamps on different phases); a mean
+    per part keeps those apart, and a linear fit of the pulse signal on them can weigh
+    each part by how much of its light the face shares.
+
+    Parameters
+    ----------
+    frames : array_like, shape (T, H, W, 3)
+        Frames at the mask resolution (any scale: code values or linear light).
+    inverse : array_like, shape (T, H, W) or (H, W)
+        Inverse masks.
+    parts : dict, optional
+        Part name to ``((row0, row1), (col0, col1))`` fractions of the frame (default
+        :data:`HALVES`).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (T, 3 * len(parts))
+        For each part in order, the true mean of ``frames * inverse`` over the inverse
+        region inside it (``sum(f * w) / sum(w)``); a part whose inverse region is empty
+        in a frame gets that frame's mean over the part.
+    """
+    pixels = _as_frames(frames)
+    n_frames, height, width, _ = pixels.shape
+    weights = _as_weights(inverse, n_frames, (height, width), "inverse")
+    columns = []
+    for (r0, r1), (c0, c1) in (parts or HALVES).values():
+        rows = slice(round(r0 * height), round(r1 * height))
+        cols = slice(round(c0 * width), round(c1 * width))
+        p, w = pixels[:, rows, cols], weights[:, rows, cols]
+        total = w.sum(axis=(1, 2))
+        weighted = np.einsum("thwc,thw->tc", p, w)
+        mean = p.mean(axis=(1, 2))
+        safe = np.where(total > 1e-9, total, 1.0)[:, None]
+        columns.append(np.where(total[:, None] > 1e-9, weighted / safe, mean))
+    return np.concatenate(columns, axis=1)
 
 
 def region_traces(

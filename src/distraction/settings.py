@@ -73,6 +73,9 @@ class TaskSettings:
     cancel_corruption
         Whether the denoising stage cancels what the traces explain first
         (``denoise.cancel_corruption.<task>``).
+    denoise_output, select_window_s
+        What the denoising stage returns and the windows of its selection
+        (``denoise.output``, ``denoise.select_window_s``).
     window_s, stride_s
         Length of the sliding evaluation windows and the step between their starts
         (``evaluation.<task>_window_s``, ``evaluation.<task>_stride_s``).
@@ -98,6 +101,8 @@ class TaskSettings:
     denoise_stride: int
     overlap: Literal["taper", "overwrite"]
     cancel_corruption: bool
+    denoise_output: Literal["select", "lstm", "cancelled"]
+    select_window_s: float
     window_s: float
     stride_s: float
     methods: tuple[str, ...]
@@ -251,6 +256,8 @@ def task_settings(
         "denoise_stride": int(denoise["stride"]),
         "overlap": denoise["overlap"],
         "cancel_corruption": bool(denoise["cancel_corruption"][task]),
+        "denoise_output": denoise["output"],
+        "select_window_s": float(denoise["select_window_s"]),
         "window_s": float(c["evaluation"][f"{task}_window_s"]),
         "stride_s": float(c["evaluation"][f"{task}_stride_s"]),
         "methods": tuple(c["evaluation"]["methods"]),

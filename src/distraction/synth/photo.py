@@ -525,7 +525,7 @@ def _backdrop_key(image: np.ndarray) -> np.ndarray | None:
     near, far = BACKDROP_CHROMA
     key = np.clip((far - chroma) / (far - near), 0.0, 1.0)
     key[lab[..., 0] < mean[0] - 3.0 * std[0] - 15.0] = 0.0
-    labels_n, labels = cv2.connectedComponents((key > 0.5).astype(np.uint8))
+    _, labels = cv2.connectedComponents((key > 0.5).astype(np.uint8))
     touching = set(np.unique(labels[:b])) | set(np.unique(labels[:upper, :b]))
     touching |= set(np.unique(labels[:upper, -b:]))
     connected = np.isin(labels, [k for k in touching if k > 0])
