@@ -27,7 +27,8 @@ def skin_cover(skin_png: Path, box: list[int], size: int) -> np.ndarray:
     skin = cv2.imread(str(skin_png), cv2.IMREAD_GRAYSCALE)
     if skin is None:
         raise SystemExit(f"{skin_png}: cannot read the skin mask")
-    return crop_resize((skin > 0).astype(np.uint8), tuple(box), size)
+    # Soft maps (photographed faces) count as skin where more than half the pixel is.
+    return crop_resize((skin > 127).astype(np.uint8), tuple(box), size)
 
 
 def main(argv: list[str] | None = None) -> int:
