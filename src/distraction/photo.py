@@ -39,7 +39,7 @@ from distraction import synth
 from distraction.atomic import atomic_path
 from distraction.errors import InputError
 from distraction.facetrack import detect_faces, face_detector
-from distraction.store import file_sha256
+from distraction.files import file_sha256
 
 __all__ = [
     "ALLOWED_LICENCES",
