@@ -364,6 +364,19 @@ def test_stale_socket_folders_of_killed_runs_are_removed(tmp_path: Path) -> None
     os.utime(folders["nopid-old"], (old, old))
     folders["nopid-new"] = tmp_path / f"{prefix}nopid-new"  # a start under way
     folders["nopid-new"].mkdir(mode=0o700)
+    # Without a process id, the socket tells: one that accepts connections is a live
+    # server's (older versions wrote no id), one that refuses them a dead server's.
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    for name in ("nopid-listening", "nopid-dead-socket"):
+        folders[name] = tmp_path / f"{prefix}{name}"
+        folders[name].mkdir(mode=0o700)
+    listening.bind(str(folders["nopid-listening"] / "socket"))
+    listening.listen(1)
+    closed = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    closed.bind(str(folders["nopid-dead-socket"] / "socket"))
+    closed.close()  # its file stays, as a killed server's does
+    for name in ("nopid-listening", "nopid-dead-socket"):
+        os.utime(folders[name], (old, old))
     other = tmp_path / "other-folder"  # not a server's folder
     other.mkdir()
     (other / pid_file).write_text(f"{_ended_process()}\n")
@@ -371,8 +384,15 @@ def test_stale_socket_folders_of_killed_runs_are_removed(tmp_path: Path) -> None
     target.mkdir()
     (target / pid_file).write_text(f"{_ended_process()}\n")
     (tmp_path / f"{prefix}link").symlink_to(target)  # a link is never followed
-    removed = jobserver.remove_stale_folders(tmp_path)
-    assert sorted(removed) == sorted([folders["dead"], folders["nopid-old"]])
+    try:
+        removed = jobserver.remove_stale_folders(tmp_path)
+    finally:
+        listening.close()
+    assert removed == sorted([folders["dead"], folders["nopid-dead-socket"], folders["nopid-old"]])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["elsewhere", f"{prefix}link", f"{prefix}live", f"{prefix}nopid-new", "other-folder"]
+        [
+            "elsewhere",
+            "other-folder",
+            *(f"{prefix}{name}" for name in ("link", "live", "nopid-listening", "nopid-new")),
+        ]
     )

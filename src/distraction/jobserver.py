@@ -405,13 +405,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _listening(path: Path) -> bool:
+    """Whether a server accepts connections on the socket ``path`` (a dead server's socket
+    file refuses them)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def _stale(folder: Path, modified: float, grace_s: float) -> bool:
+    try:
+        pid = int((folder / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        pid = None
+    if pid is not None:
+        return not _alive(pid)
+    # No process id (a server started by an older version, or a start killed before it
+    # wrote one): the socket tells, and a folder without one is given time to import.
+    socket_path = folder / "socket"
+    if socket_path.is_socket():
+        return not _listening(socket_path)
+    return time.time() - modified > grace_s
+
+
 def remove_stale_folders(temporary: Path | None = None, *, grace_s: float = 600.0) -> list[Path]:
     """Remove the socket folders that servers of killed runs left behind.
 
-    A folder is stale when it is one of :func:`start`'s (``distraction-jobs-*`` directly in
-    the temporary folder, a real folder of this user) and the server its :data:`PID_FILE`
-    names has ended, or it has no such file and is older than ``grace_s`` (its start was
-    killed before it wrote one). Others' folders and live servers' are left alone.
+    A folder is one of :func:`start`'s when it is a real folder of this user named
+    ``distraction-jobs-*`` directly in the temporary folder. It is stale when the server
+    its :data:`PID_FILE` names has ended; without that file, when its socket accepts no
+    connection, or it has no socket and is older than ``grace_s`` (a start killed before
+    the server listened). Others' folders and live servers' are left alone.
 
     Returns
     -------
@@ -420,22 +450,14 @@ def remove_stale_folders(temporary: Path | None = None, *, grace_s: float = 600.
     """
     temporary = Path(tempfile.gettempdir() if temporary is None else temporary)
     removed = []
-    for folder in temporary.glob(f"{FOLDER_PREFIX}*"):
+    for folder in sorted(temporary.glob(f"{FOLDER_PREFIX}*")):
         try:
             info = os.lstat(folder)
         except OSError:
             continue
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
             continue
-        try:
-            pid = int((folder / PID_FILE).read_text().strip())
-        except (OSError, ValueError):
-            pid = None
-        if pid is None:
-            stale = time.time() - info.st_mtime > grace_s
-        else:
-            stale = not _alive(pid)
-        if stale:
+        if _stale(folder, info.st_mtime, grace_s):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
