@@ -221,7 +221,12 @@ def _receive_request(conn: socket.socket) -> tuple[dict, list[int]]:
             raise ValueError("truncated request")
         body += chunk
     conn.setblocking(True)
-    return json.loads(body), fds
+    try:
+        return json.loads(body), fds
+    except ValueError:
+        for fd in fds:
+            os.close(fd)
+        raise
 
 
 def _send(conn: socket.socket, message: dict) -> None:
