@@ -16,6 +16,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/jobserver.smk"
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/networks.smk"

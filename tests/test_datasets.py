@@ -10,14 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from distraction.datasets import (
-    FORMATS,
-    DatasetLoader,
-    GroundTruth,
-    Recording,
-    get_loader,
-)
+from distraction.datasets import DatasetLoader, GroundTruth, Recording, get_loader
 from distraction.errors import InputError
+from distraction.layouts import FORMATS
 
 SIZE = 8
 # RGB colours, one per frame; a saturated primary survives JPEG/MJPG compression clearly.

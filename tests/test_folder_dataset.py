@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from distraction.datasets import FORMATS, LAYOUTS, get_loader
+from distraction.datasets import get_loader
 from distraction.errors import InputError
+from distraction.layouts import DESCRIPTIONS, FORMATS
 
 
 def _write_video(path: Path, frames: int = 3) -> None:
@@ -58,7 +59,7 @@ def test_no_recordings_lists_the_layouts_understood(tmp_path: Path) -> None:
     assert lines[0] == f"{tmp_path}: no recordings found for dataset format 'generic'; " + (
         "layouts understood:"
     )
-    assert len(lines) == 1 + len(FORMATS) == 1 + len(LAYOUTS)
+    assert len(lines) == 1 + len(FORMATS) == 1 + len(DESCRIPTIONS)
     assert any(line.strip().startswith("folder: ") for line in lines)
     # The same folder is one recording in the folder format.
     assert [r.recording_id for r in get_loader("folder", "x", tmp_path).list_recordings()] == [

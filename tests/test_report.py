@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distraction.report import FAILURE_COLUMNS, WINDOW_COLUMNS, aggregate, write_csv
+from distraction.files import write_csv
+from distraction.report import FAILURE_COLUMNS, WINDOW_COLUMNS, aggregate
 
 
 def window_rows(video: str, method: str, pairs: list[tuple[float | None, float]]) -> pd.DataFrame:

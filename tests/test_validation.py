@@ -250,17 +250,17 @@ class _Clock:
 
 
 def test_container_times_are_snapped_to_the_nominal_grid_only_when_on_it() -> None:
-    from distraction.datasets import _frame_time
+    from distraction.datasets.video import frame_time
 
     # MKV keeps whole milliseconds: 2/30 s is stored as 67 ms, and read back as 2/30.
-    assert _frame_time(_Clock(67.0), 2, 30.0, True) == 2 / 30
-    assert _frame_time(_Clock(0.0), 0, 30.0, True) == 0.0
+    assert frame_time(_Clock(67.0), 2, 30.0, True) == 2 / 30
+    assert frame_time(_Clock(0.0), 0, 30.0, True) == 0.0
     # A frame 15 ms late keeps its real time, so the variable rate shows.
-    assert _frame_time(_Clock(81.7), 2, 30.0, True) == pytest.approx(0.0817)
+    assert frame_time(_Clock(81.7), 2, 30.0, True) == pytest.approx(0.0817)
     # No container time (0 after the first frame): the nominal time.
-    assert _frame_time(_Clock(0.0), 5, 30.0, True) == 5 / 30
+    assert frame_time(_Clock(0.0), 5, 30.0, True) == 5 / 30
     # The fps option overrides the container's clock.
-    assert _frame_time(_Clock(81.7), 2, 30.0, False) == 2 / 30
+    assert frame_time(_Clock(81.7), 2, 30.0, False) == 2 / 30
 
 
 def test_avi_without_frame_rate_is_refused(tmp_path: Path) -> None:

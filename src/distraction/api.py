@@ -83,8 +83,9 @@ def estimate(
     ValueError
         An unknown task.
     """
-    from distraction.datasets import VIDEO_EXTENSIONS, FolderLoader
+    from distraction.datasets import FolderLoader
     from distraction.errors import InputError
+    from distraction.layouts import VIDEO_EXTENSIONS
 
     if task not in ("hr", "br", "both"):
         raise ValueError(f"task: expected 'hr', 'br' or 'both', got {task!r}")

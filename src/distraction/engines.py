@@ -15,8 +15,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from distraction.files import file_sha256
 from distraction.litert import LSTM_BATCH, THREADS, LiteRTModel
-from distraction.store import file_sha256
 
 __all__ = [
     "KerasNetwork",

@@ -17,8 +17,9 @@ import pandas as pd
 from distraction import baselines, metrics
 from distraction.cancellation import cancel_corruption
 from distraction.errors import InputError, failure_reason
+from distraction.files import write_csv
 from distraction.masks import region_traces, skin_pixels, stable_skin_region
-from distraction.report import FAILURE_COLUMNS, write_csv
+from distraction.report import FAILURE_COLUMNS
 from distraction.settings import TaskSettings
 from distraction.signals import condition_signal
 from distraction.store import open_group, upstream_failure, video_of

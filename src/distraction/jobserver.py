@@ -1,27 +1,28 @@
-"""A fork server for the jobs of a local run, and the ``distraction`` console script.
+"""A fork server for the jobs of a local run.
 
 Every job of the workflow is a ``distraction SUBCOMMAND`` process. Started fresh, such a
 process spends about as much CPU importing the numerical stack (NumPy, SciPy, xarray, Zarr,
 pandas, OpenCV, LiteRT, neurokit2) as it spends working on a short video. On a local run
-the workflow therefore starts one server (:func:`serve`, from the workflow's ``onstart``
-hook) that imports that stack once and forks a child per job. The console script
-(:func:`console_main`) hands its arguments, working directory, environment and standard
-streams to the server named by :data:`SOCKET_VARIABLE`; the child runs
-:func:`distraction.cli.main` as a fresh process would, and its exit status comes back as
-the job's. Signals to the job are passed on to the child, and a child whose job is gone is
-stopped.
+the workflow therefore starts one server (:func:`start`, from ``workflow/rules/
+jobserver.smk``) that imports that stack once and forks a child per job. The console
+script (:mod:`distraction.jobclient`) hands its arguments, working directory, environment
+and standard streams to the server named by :data:`~distraction.jobclient.SOCKET_VARIABLE`;
+the child runs :func:`distraction.cli.main` as a fresh process would, and its exit status
+comes back as the job's. Signals to the job are passed on to the child, and a child whose
+job is gone is stopped.
 
-Where no server answers (none was started, it is still importing, the job runs on a SLURM
-node, or under another interpreter, package or import-time environment) the job runs in
-its own process as before: the server is only ever a shortcut to the same computation.
-
-The protocol carries JSON only, over a Unix socket in a private folder; the server serves
-its own user only.
+The server refuses a job, which then runs in its own process, when it would not run as it
+would alone: another interpreter, package or import-time environment, or package source
+that changed since the server imported it. It serves its own user only, reads each
+request within :data:`REQUEST_TIMEOUT_S` (a stuck client does not stall the others), and
+its children die with it (Linux: a parent-death signal). Its socket lies in a private
+folder; :func:`start` removes the folders that servers of killed runs left behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib
 import json
 import os
@@ -29,17 +30,31 @@ import selectors
 import shutil
 import signal
 import socket
-import struct
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SOCKET_VARIABLE", "console_main", "forward", "serve", "start", "stop"]
+from distraction.jobclient import LENGTH, SOCKET_VARIABLE, STREAMS, identity, peer_uid
 
-#: The environment variable through which jobs find the server's socket.
-SOCKET_VARIABLE = "DISTRACTION_JOB_SERVER"
+__all__ = [
+    "REQUEST_TIMEOUT_S",
+    "remove_stale_folders",
+    "serve",
+    "source_fingerprint",
+    "start",
+    "stop",
+]
+
+#: How long the server waits for a connected job's whole request before dropping it.
+REQUEST_TIMEOUT_S = 5.0
+#: The socket folders :func:`start` makes in the temporary folder, and the file in each
+#: that names its server's process id (the mark of a stale folder: a dead process).
+FOLDER_PREFIX = "distraction-jobs-"
+PID_FILE = "pid"
 #: Read by libraries as they are imported (thread pools, backends, log levels, paths): a job
 #: whose values differ from the server's runs in its own process instead.
 IMPORT_TIME_VARIABLES = (
@@ -72,8 +87,6 @@ PRELOAD = (
     "sklearn.exceptions",
     "matplotlib.pyplot",
 )
-_LENGTH = struct.Struct("!Q")
-_STREAMS = 3  # stdin, stdout, stderr
 
 
 #: Thread-pool sizes, which Snakemake sets per job from its ``threads``: applied in the child
@@ -106,100 +119,45 @@ def _limit_threads(env: dict[str, str]) -> None:
             threadpool_limits(limits=int(value), user_api=api)
 
 
-def _identity() -> dict[str, str]:
-    """What must match between a job and the server: interpreter and package."""
-    return {
-        "python": os.path.realpath(sys.executable),
-        "package": os.path.realpath(Path(__file__).parent),
-    }
-
-
-# ----------------------------------------------------------------------------- client
-
-
-def _read_message(sock: socket.socket, pending: bytearray) -> dict | None:
-    """The next newline-terminated JSON message, or None at end of stream."""
-    while b"\n" not in pending:
-        chunk = sock.recv(4096)
-        if not chunk:
-            return None
-        pending += chunk
-    line, _, rest = bytes(pending).partition(b"\n")
-    pending[:] = rest
-    return json.loads(line)
-
-
-def forward(argv: list[str]) -> int | None:
-    """Run ``distraction ARGV`` in the job server named by :data:`SOCKET_VARIABLE`.
-
-    Returns
-    -------
-    int or None
-        The job's exit status; None when no server took the job (run it here instead).
-    """
-    path = os.environ.get(SOCKET_VARIABLE)
-    if not path:
-        return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-    except OSError:
-        sock.close()
-        return None
-    umask = os.umask(0)
-    os.umask(umask)
-    request = json.dumps(
-        {
-            **_identity(),
-            "argv": argv,
-            "cwd": os.getcwd(),
-            "env": dict(os.environ),
-            "umask": umask,
-        }
-    ).encode()
-    with sock:
+def source_fingerprint(package: Path) -> tuple[tuple[str, int, int], ...]:
+    """The package's source as the server imported it: path, modification time and size of
+    every ``.py`` and ``.yaml`` file under ``package``. A job forked after any of them
+    changed would run the old code, so the server then refuses it."""
+    files = sorted(p for pattern in ("*.py", "*.yaml") for p in package.rglob(pattern))
+    fingerprint = []
+    for path in files:
         try:
-            socket.send_fds(sock, [_LENGTH.pack(len(request))], list(range(_STREAMS)))
-            sock.sendall(request)
-            pending = bytearray()
-            reply = _read_message(sock, pending)
-        except OSError:
-            return None
-        if reply is None or "refused" in reply:
-            return None
-        child = int(reply["pid"])
-        # Signals to the job (Snakemake stopping it, Ctrl-C) go to the child that runs it.
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(number, lambda received, _frame: os.kill(child, received))
-        try:
-            reply = _read_message(sock, pending)
-        except OSError:
-            reply = None
-    if reply is None:
-        print(f"distraction: the job server ended before job {child} did", file=sys.stderr)
-        return 1
-    status = int(reply["exit"])
-    if status < 0:  # killed by a signal: end the same way, as a shell would see it
-        signal.signal(-status, signal.SIG_DFL)
-        os.kill(os.getpid(), -status)
-    return status
-
-
-def console_main() -> int:
-    """Entry point of the ``distraction`` console script: in the job server when one
-    answers, else here."""
-    status = forward(sys.argv[1:])
-    if status is not None:
-        return status
-    from distraction.cli import main
-
-    return main()
+            info = path.stat()
+        except OSError:  # removed meanwhile: that is a change too
+            info = None
+        fingerprint.append(
+            (
+                path.relative_to(package).as_posix(),
+                *((info.st_mtime_ns, info.st_size) if info else (-1, -1)),
+            )
+        )
+    return tuple(fingerprint)
 
 
 # ----------------------------------------------------------------------------- server
 
 
-def _run_child(request: dict, streams: list[int]) -> None:
+#: Linux's prctl option that sends the calling process a signal when its parent ends.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_server(server: int) -> None:
+    """In a forked child: die with the server. Its job's client has then already failed
+    (no exit status can come back), so the child would only run on unseen (Linux: a
+    parent-death signal; elsewhere a killed server's children run to their end)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != server:  # the server died before the signal was armed
+        os._exit(1)
+
+
+def _run_child(request: dict, streams: list[int], server: int) -> None:
     """In the forked child: become the job's process and run it; never returns."""
     status = 1
     try:
@@ -209,6 +167,7 @@ def _run_child(request: dict, streams: list[int]) -> None:
         for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(number, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        _die_with_server(server)
         os.chdir(request["cwd"])
         os.umask(int(request["umask"]))
         os.environ.clear()
@@ -236,29 +195,38 @@ def _run_child(request: dict, streams: list[int]) -> None:
         os._exit(status)
 
 
-def _peer_uid(conn: socket.socket) -> int | None:
-    if not hasattr(socket, "SO_PEERCRED"):
-        return None  # the private folder alone guards the socket
-    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", credentials)[1]
-
-
 def _receive_request(conn: socket.socket) -> tuple[dict, list[int]]:
-    header, fds, _, _ = socket.recv_fds(conn, _LENGTH.size, _STREAMS)
-    if len(header) != _LENGTH.size or len(fds) != _STREAMS:
+    """The job's request and its streams, read within :data:`REQUEST_TIMEOUT_S`
+    (``TimeoutError``, an ``OSError``, past it)."""
+    deadline = time.monotonic() + REQUEST_TIMEOUT_S
+    conn.settimeout(REQUEST_TIMEOUT_S)
+    header, fds, _, _ = socket.recv_fds(conn, LENGTH.size, STREAMS)
+    if len(header) != LENGTH.size or len(fds) != STREAMS:
         for fd in fds:
             os.close(fd)
         raise ValueError("malformed request")
-    (length,) = _LENGTH.unpack(header)
+    (length,) = LENGTH.unpack(header)
     body = bytearray()
     while len(body) < length:
-        chunk = conn.recv(min(1 << 16, length - len(body)))
+        conn.settimeout(max(deadline - time.monotonic(), 1e-3))
+        try:
+            chunk = conn.recv(min(1 << 16, length - len(body)))
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            raise
         if not chunk:
             for fd in fds:
                 os.close(fd)
             raise ValueError("truncated request")
         body += chunk
-    return json.loads(body), fds
+    conn.setblocking(True)
+    try:
+        return json.loads(body), fds
+    except ValueError:
+        for fd in fds:
+            os.close(fd)
+        raise
 
 
 def _send(conn: socket.socket, message: dict) -> None:
@@ -275,8 +243,10 @@ def serve(path: Path, *, parent: int | None = None, log=sys.stderr) -> int:
     The socket appears under ``path`` only once the imports are done, so a job never waits
     on them. Returns the number of jobs served.
     """
-    environment = _import_environment(dict(os.environ))
-    identity = _identity()
+    package = identity()
+    expected = _Expected(
+        package, _import_environment(dict(os.environ)), source_fingerprint(Path(package["package"]))
+    )
     started = time.perf_counter()
     try:  # the backend every plotting job selects (distraction.figures), before pyplot
         importlib.import_module("matplotlib").use("Agg")
@@ -328,7 +298,7 @@ def serve(path: Path, *, parent: int | None = None, log=sys.stderr) -> int:
                             break
                 elif key.fileobj is listener:
                     conn, _ = listener.accept()
-                    served += _accept(conn, identity, environment, children, selector)
+                    served += _accept(conn, expected, children, selector, log)
                 else:  # the job's end closed: it is gone, so its child is stopped
                     conn = key.fileobj
                     selector.unregister(conn)
@@ -345,34 +315,52 @@ def serve(path: Path, *, parent: int | None = None, log=sys.stderr) -> int:
     return served
 
 
+@dataclass(frozen=True)
+class _Expected:
+    """What a job must share with the server to run in it."""
+
+    identity: dict[str, str]
+    environment: dict[str, str]
+    source: tuple[tuple[str, int, int], ...]
+
+    def refusal(self, request: dict) -> str | None:
+        """Why the job would not run here as it would alone (None: it would)."""
+        if {k: request.get(k) for k in self.identity} != self.identity:
+            return "another interpreter or package"
+        if _import_environment(request.get("env", {})) != self.environment:
+            return "another import-time environment"
+        if source_fingerprint(Path(self.identity["package"])) != self.source:
+            return "the package source changed since the server started"
+        return None
+
+
 def _accept(
     conn: socket.socket,
-    identity: dict[str, str],
-    environment: dict[str, str],
+    expected: _Expected,
     children: dict[int, socket.socket],
     selector: selectors.BaseSelector,
+    log,
 ) -> int:
     """Take one job: refuse it, or fork its child. Returns 1 when a child was forked."""
-    uid = _peer_uid(conn)
+    uid = peer_uid(conn)
     if uid is not None and uid != os.getuid():
         conn.close()
         return 0
     try:
         request, streams = _receive_request(conn)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        print(f"job server {os.getpid()}: request dropped ({exc})", file=log, flush=True)
         conn.close()
         return 0
-    reason = None
-    if {k: request.get(k) for k in identity} != identity:
-        reason = "another interpreter or package"
-    elif _import_environment(request.get("env", {})) != environment:
-        reason = "another import-time environment"
+    reason = expected.refusal(request)
     if reason is not None:
+        print(f"job server {os.getpid()}: job refused ({reason})", file=log, flush=True)
         for fd in streams:
             os.close(fd)
         _send(conn, {"refused": reason})
         conn.close()
         return 0
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:
         signal.set_wakeup_fd(-1)
@@ -380,7 +368,7 @@ def _accept(
             key.fileobj.close()
         selector.close()
         conn.close()
-        _run_child(request, streams)
+        _run_child(request, streams, server)
     for fd in streams:
         os.close(fd)
     children[pid] = conn
@@ -412,15 +400,86 @@ def _reap(children: dict[int, socket.socket], selector: selectors.BaseSelector) 
 # ----------------------------------------------------------- starting and stopping it
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process holds that id now
+        return True
+    return True
+
+
+def _listening(path: Path) -> bool:
+    """Whether a server accepts connections on the socket ``path`` (a dead server's socket
+    file refuses them)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def _stale(folder: Path, modified: float, grace_s: float) -> bool:
+    try:
+        pid = int((folder / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        pid = None
+    if pid is not None:
+        return not _alive(pid)
+    # No process id (a server started by an older version, or a start killed before it
+    # wrote one): the socket tells, and a folder without one is given time to import.
+    socket_path = folder / "socket"
+    if socket_path.is_socket():
+        return not _listening(socket_path)
+    return time.time() - modified > grace_s
+
+
+def remove_stale_folders(temporary: Path | None = None, *, grace_s: float = 600.0) -> list[Path]:
+    """Remove the socket folders that servers of killed runs left behind.
+
+    A folder is one of :func:`start`'s when it is a real folder of this user named
+    ``distraction-jobs-*`` directly in the temporary folder. It is stale when the server
+    its :data:`PID_FILE` names has ended; without that file, when its socket accepts no
+    connection, or it has no socket and is older than ``grace_s`` (a start killed before
+    the server listened). Others' folders and live servers' are left alone.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    temporary = Path(tempfile.gettempdir() if temporary is None else temporary)
+    removed = []
+    for folder in sorted(temporary.glob(f"{FOLDER_PREFIX}*")):
+        try:
+            info = os.lstat(folder)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        if _stale(folder, info.st_mtime, grace_s):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def start(log_path: Path, *, timeout_s: float = 120.0) -> subprocess.Popen | None:
     """Start a server for the jobs this process starts, and wait until it serves.
 
     Its socket goes in a private temporary folder, named to the jobs through
-    :data:`SOCKET_VARIABLE`. Waiting (the server's imports, a few seconds once) spares the
-    first jobs importing for themselves beside it. Returns None, and names no server, when
-    it did not come up; the jobs then run in their own processes.
+    :data:`SOCKET_VARIABLE`, with the server's process id beside it; the folders of servers
+    that ended without :func:`stop` (a killed run) are removed first. Waiting (the
+    server's imports, a few seconds once) spares the first jobs importing for themselves
+    beside it. Returns None, and names no server, when it did not come up; the jobs then
+    run in their own processes.
     """
-    folder = Path(tempfile.mkdtemp(prefix="distraction-jobs-"))  # mode 0700
+    remove_stale_folders()
+    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # mode 0700
     path = folder / "socket"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
@@ -436,6 +495,7 @@ def start(log_path: Path, *, timeout_s: float = 120.0) -> subprocess.Popen | Non
             stdout=log,
             stderr=log,
         )
+    (folder / PID_FILE).write_text(f"{server.pid}\n")
     deadline = time.monotonic() + timeout_s
     while not path.exists():
         if server.poll() is not None or time.monotonic() > deadline:
@@ -458,12 +518,8 @@ def stop(server: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    if path.name:
-        path.unlink(missing_ok=True)
-        try:
-            path.parent.rmdir()
-        except OSError:
-            pass
+    if path.name and path.parent.name.startswith(FOLDER_PREFIX):
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

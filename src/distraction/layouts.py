@@ -1,105 +1,279 @@
-"""Where each dataset format keeps its recordings: the recording ids of a dataset folder.
+"""Where each dataset format keeps its recordings: the one listing of a dataset folder.
 
-The workflow lists every dataset's recordings while Snakemake parses it, before any job
-runs and possibly outside the project's environment (a rule's ``conda:`` environment
-installs the package, Snakemake need not). So this module imports the standard library
-only, and ``workflow/rules/common.smk`` imports it by putting ``src/`` on ``sys.path``.
-The ids are those of :mod:`distraction.datasets` (``tests/test_layouts.py`` checks each
-format against its loader); the loaders read the recordings themselves.
+Every listing of recordings goes through here: the workflow's (while Snakemake parses
+the Snakefile, before any job runs and possibly outside the project's environment: a
+rule's ``conda:`` environment installs the package, Snakemake need not), ``distraction
+run``'s, ``validate``'s and the loaders' (:mod:`distraction.datasets`, which only read the
+files listed here). So this module imports the standard library only, and
+``workflow/rules/common.smk`` imports it by putting ``src/`` on ``sys.path``.
+
+The formats and their sources are described in :mod:`distraction.datasets`; in short::
+
+    generic  <root>/<subject>/<task>.<avi|mp4|mkv|mov> [+ <task>.csv]
+    folder   <root>/**/<name>.<avi|mp4|mkv|mov> at any depth [+ <name>.csv]
+    ubfc     <root>/<subject>/vid.avi + ground_truth.txt
+    pure     <root>/<NN-MM>/<NN-MM>/Image<ns>.png + <NN-MM>.json (or the flat layout)
+    mmse     <root>/first 10 subjects 2D/<F013>/<T1>/*.jpg (+ physiology text files)
+
+Hidden files and folders (a leading ``.``) are never recordings.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["LAYOUTS", "VIDEO_EXTENSIONS", "LayoutError", "recording_ids"]
+from distraction.errors import InputError
 
-#: Video files of the ``generic`` format.
+__all__ = [
+    "DESCRIPTIONS",
+    "FORMATS",
+    "MMSE_GROUPS",
+    "MMSE_PHYSIOLOGY_FILES",
+    "VIDEO_EXTENSIONS",
+    "LayoutError",
+    "Recording",
+    "dataset_recording_ids",
+    "find_recording",
+    "folder_recording",
+    "list_recordings",
+    "mmse_frame_files",
+    "mmse_physiology_files",
+    "natural_key",
+    "no_recordings_message",
+    "pure_frame_files",
+    "recording_ids",
+    "synth_recording_ids",
+    "visible_children",
+]
+
+#: Video files of the ``generic`` and ``folder`` formats (compared case-insensitively).
 VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".mov")
+#: The formats listed here (``synth`` datasets are written by the workflow in the generic
+#: layout, and listed from their configuration).
+FORMATS: tuple[str, ...] = ("generic", "folder", "ubfc", "pure", "mmse")
+#: The layout each format understands, one short line each (shown when none is found).
+DESCRIPTIONS: dict[str, str] = {
+    "generic": "<root>/<subject>/<task>.<avi|mp4|mkv|mov> [+ <task>.csv]",
+    "folder": "<root>/**/<name>.<avi|mp4|mkv|mov> at any depth [+ <name>.csv]",
+    "ubfc": "<root>/<subject>/vid.avi + ground_truth.txt",
+    "pure": "<root>/<NN-MM>/<NN-MM>/Image<ns>.png + <NN-MM>.json",
+    "mmse": "<root>/first 10 subjects 2D/<F013>/<T1>/*.jpg (+ physiology text files)",
+}
 UBFC_VIDEO = "vid.avi"
+UBFC_GROUND_TRUTH = "ground_truth.txt"
 PURE_ID = re.compile(r"^(\d+)-(\d+)$")
 PURE_FRAME = re.compile(r"^Image(\d+)\.png$", re.IGNORECASE)
-#: MMSE-HR's frame folders (the physiology folders beside them are the loader's business).
-MMSE_FRAME_FOLDERS: tuple[str, ...] = ("first 10 subjects 2D", "T10_T11_30Subjects")
+#: MMSE-HR's frame folders, each with its physiology folder.
+MMSE_GROUPS: tuple[tuple[str, str], ...] = (
+    ("first 10 subjects 2D", "first 10 subjects Phydata released/Phydata"),
+    ("T10_T11_30Subjects", "T10_T11_30PhyBPHRData"),
+)
+#: MMSE-HR's (BP4D+'s) physiology files by signal, matched case-insensitively.
+MMSE_PHYSIOLOGY_FILES: dict[str, str] = {
+    "ppg": "bp_mmhg.txt",
+    "hr": "pulse rate_bpm.txt",
+    "resp": "resp_volts.txt",
+    "br": "respiration rate_bpm.txt",
+}
 JPG: tuple[str, ...] = (".jpg", ".jpeg")
 
 
-class LayoutError(ValueError):
+class LayoutError(InputError):
     """A dataset folder that cannot be listed; the message is ``"<path>: <problem>"``."""
 
 
-def _children(folder: Path) -> list[Path]:
+@dataclass(frozen=True)
+class Recording:
+    """One recording of a dataset.
+
+    ``recording_id`` is a POSIX relative path (e.g. ``"s01/clean"``, ``"01-01"``,
+    ``"F013/T1"``) that identifies the recording inside its dataset and is used in output paths.
+    ``source`` is a video file or a folder of frames; ``ground_truth`` the file (or, for MMSE-HR,
+    the folder) holding the reference signals, ``None`` when there is none.
+    """
+
+    dataset: str
+    recording_id: str
+    subject: str
+    task: str
+    source: Path
+    ground_truth: Path | None
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders ``subject2`` before ``subject10``."""
+    parts = re.split(r"(\d+)", text)
+    return (tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), text)
+
+
+def visible_children(folder: Path) -> list[Path]:
+    """The entries of a folder but the hidden ones (unsorted)."""
     try:
         return [p for p in folder.iterdir() if not p.name.startswith(".")]
     except OSError as exc:
         raise LayoutError(f"{folder}: cannot list folder ({exc.strerror or exc})") from exc
 
 
-def _natural_key(text: str) -> tuple:
-    """Sort key that orders ``subject2`` before ``subject10`` (as the loaders sort)."""
-    parts = re.split(r"(\d+)", text)
-    return (tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), text)
+def no_recordings_message(root: Path | str, fmt: str) -> str:
+    """``"<root>: no recordings found for dataset format '<fmt>'"``, then one line per
+    format with the layout it understands (the first line alone names the problem)."""
+    lines = [f"{root}: no recordings found for dataset format {fmt!r}; layouts understood:"]
+    lines += [f"  {name}: {layout}" for name, layout in DESCRIPTIONS.items()]
+    return "\n".join(lines)
 
 
-def _generic(root: Path) -> list[str]:
+def _optional(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
+# --------------------------------------------------------------------------- per format
+
+
+def _generic_recording(dataset: str, subject: str, video: Path) -> Recording:
+    csv = _optional(video.with_suffix(".csv"))
+    return Recording(dataset, f"{subject}/{video.stem}", subject, video.stem, video, csv)
+
+
+def _generic(root: Path, dataset: str) -> list[Recording]:
     return [
-        f"{subject.name}/{video.stem}"
-        for subject in _children(root)
+        _generic_recording(dataset, subject.name, video)
+        for subject in visible_children(root)
         if subject.is_dir()
-        for video in _children(subject)
+        for video in visible_children(subject)
         if video.suffix.lower() in VIDEO_EXTENSIONS and video.is_file()
     ]
 
 
-def _ubfc(root: Path) -> list[str]:
-    return [s.name for s in _children(root) if s.is_dir() and (s / UBFC_VIDEO).is_file()]
-
-
-def _has_pure_frames(folder: Path) -> bool:
-    return folder.is_dir() and any(
-        PURE_FRAME.match(p.name) and p.is_file() for p in _children(folder)
+def folder_recording(root: Path, video: Path, dataset: str = "") -> Recording:
+    """The ``folder`` format's recording of one video file under ``root``: the id is its
+    relative path without extension, the subject its first folder under the root (the
+    stem for a video directly in the root), the task its stem."""
+    relative = video.relative_to(root)
+    subject = relative.parts[0] if len(relative.parts) > 1 else video.stem
+    return Recording(
+        dataset,
+        relative.with_suffix("").as_posix(),
+        subject,
+        video.stem,
+        video,
+        _optional(video.with_suffix(".csv")),
     )
 
 
-def _pure(root: Path) -> list[str]:
-    return [
-        folder.name
-        for folder in _children(root)
-        if PURE_ID.match(folder.name)
-        and folder.is_dir()
-        and (_has_pure_frames(folder / folder.name) or _has_pure_frames(folder))
-    ]
-
-
-def _mmse(root: Path) -> list[str]:
-    groups = [root / name for name in MMSE_FRAME_FOLDERS if (root / name).is_dir()] or [root]
-    return [
-        f"{subject.name}/{task.name}"
-        for group in groups
-        for subject in _children(group)
-        if subject.is_dir()
-        for task in _children(subject)
-        if task.is_dir() and any(p.suffix.lower() in JPG and p.is_file() for p in _children(task))
-    ]
-
-
-def _folder(root: Path) -> list[str]:
+def _folder(root: Path, dataset: str) -> list[Recording]:
     """Every video under the root at any depth (hidden files and folders skipped)."""
-    ids = []
+    recordings = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             video = Path(folder) / name
             if not name.startswith(".") and video.suffix.lower() in VIDEO_EXTENSIONS:
-                ids.append(video.relative_to(root).with_suffix("").as_posix())
-    return ids
+                recordings.append(folder_recording(root, video, dataset))
+    return recordings
 
 
-#: Recording ids of a dataset root, per format.
-LAYOUTS: dict[str, Callable[[Path], list[str]]] = {
+def _ubfc(root: Path, dataset: str) -> list[Recording]:
+    return [
+        Recording(
+            dataset,
+            subject.name,
+            subject.name,
+            "",
+            subject / UBFC_VIDEO,
+            _optional(subject / UBFC_GROUND_TRUTH),
+        )
+        for subject in visible_children(root)
+        if subject.is_dir() and (subject / UBFC_VIDEO).is_file()
+    ]
+
+
+def pure_frame_files(folder: Path) -> list[tuple[int, Path]]:
+    """``(timestamp_ns, file)`` for every ``Image<ns>.png`` of a folder, in time order."""
+    if not folder.is_dir():
+        return []
+    frames = []
+    for path in visible_children(folder):
+        match = PURE_FRAME.match(path.name)
+        if match and path.is_file():
+            frames.append((int(match.group(1)), path))
+    frames.sort(key=lambda item: (item[0], item[1].name))
+    return frames
+
+
+def _pure(root: Path, dataset: str) -> list[Recording]:
+    recordings = []
+    for folder in visible_children(root):
+        match = PURE_ID.match(folder.name)
+        if not match or not folder.is_dir():
+            continue
+        rid = folder.name
+        nested = folder / rid
+        if pure_frame_files(nested):
+            source, truth = nested, folder / f"{rid}.json"
+        elif pure_frame_files(folder):
+            source, truth = folder, root / f"{rid}.json"
+        else:
+            continue  # e.g. 06-02, empty in the public release
+        recordings.append(
+            Recording(dataset, rid, match.group(1), match.group(2), source, _optional(truth))
+        )
+    return recordings
+
+
+def mmse_physiology_files(folder: Path) -> dict[str, Path]:
+    """Known physiology files of a folder, by signal name (case-insensitive match)."""
+    if not folder.is_dir():
+        return {}
+    by_name = {p.name.lower(): p for p in visible_children(folder) if p.is_file()}
+    return {key: by_name[name] for key, name in MMSE_PHYSIOLOGY_FILES.items() if name in by_name}
+
+
+def mmse_frame_files(folder: Path) -> list[Path]:
+    """The JPG frames of an MMSE-HR recording folder, in natural order of their names."""
+    frames = [p for p in visible_children(folder) if p.suffix.lower() in JPG and p.is_file()]
+    return sorted(frames, key=lambda p: natural_key(p.name))
+
+
+def _mmse_physiology(
+    root: Path, paired: Path | None, subject: str, task: str, frames: Path
+) -> Path | None:
+    """The physiology folder of a recording: the paired physiology folder's, BP4D+'s
+    ``Physiology/<subject>/<task>`` or the frame folder itself, the first holding any."""
+    candidates = [root / "Physiology" / subject / task, frames]
+    if paired is not None:
+        candidates.insert(0, paired / subject / task)
+    return next((folder for folder in candidates if mmse_physiology_files(folder)), None)
+
+
+def _mmse(root: Path, dataset: str) -> list[Recording]:
+    groups: list[tuple[Path, Path | None]] = [
+        (root / frames, root / physiology)
+        for frames, physiology in MMSE_GROUPS
+        if (root / frames).is_dir()
+    ] or [(root, None)]
+    recordings = []
+    for frames_root, physiology_root in groups:
+        for subject in visible_children(frames_root):
+            if not subject.is_dir():
+                continue
+            for task in visible_children(subject):
+                if not task.is_dir() or not mmse_frame_files(task):
+                    continue
+                truth = _mmse_physiology(root, physiology_root, subject.name, task.name, task)
+                recordings.append(
+                    Recording(
+                        dataset, f"{subject.name}/{task.name}", subject.name, task.name, task, truth
+                    )
+                )
+    return recordings
+
+
+_LISTINGS: dict[str, Callable[[Path, str], list[Recording]]] = {
     "generic": _generic,
     "folder": _folder,
     "ubfc": _ubfc,
@@ -108,25 +282,120 @@ LAYOUTS: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-def recording_ids(fmt: str, root: Path | str) -> list[str]:
-    """The recording ids of a dataset, sorted naturally, as its loader lists them.
+# --------------------------------------------------------------------------- listing
+
+
+def _format(fmt: str) -> str:
+    key = str(fmt).strip().lower()
+    if key not in _LISTINGS:
+        raise KeyError(fmt)
+    return key
+
+
+def check_root(root: Path) -> None:
+    """Refuse a dataset root that is missing or not a folder (:class:`LayoutError`)."""
+    if not root.is_dir():
+        problem = "is not a folder" if root.exists() else "not found"
+        raise LayoutError(f"{root}: dataset root {problem}")
+
+
+def list_recordings(fmt: str, root: Path | str, dataset: str = "") -> list[Recording]:
+    """Every recording of a dataset folder, sorted naturally by id.
+
+    Parameters
+    ----------
+    fmt
+        One of :data:`FORMATS` (case-insensitive).
+    root
+        The dataset's root folder.
+    dataset
+        The configured dataset name, copied into every :class:`Recording`.
 
     Raises
     ------
     KeyError
-        A format this module does not know (the caller may ask its loader instead).
+        A format this module does not know.
     LayoutError
-        Missing root, no recordings, or a duplicate id.
+        Missing root, an unreadable folder, no recordings (the message lists the layouts
+        understood), or a duplicate id.
     """
-    scan = LAYOUTS[str(fmt).strip().lower()]
+    key = _format(fmt)
     root = Path(root)
-    if not root.is_dir():
-        problem = "is not a folder" if root.exists() else "not found"
-        raise LayoutError(f"{root}: dataset root {problem}")
-    ids = scan(root)
-    if not ids:
-        raise LayoutError(f"{root}: no recordings found for dataset format {fmt!r}")
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise LayoutError(f"{root}: duplicate recording id {duplicates[0]!r}")
-    return sorted(ids, key=_natural_key)
+    check_root(root)
+    recordings = _LISTINGS[key](root, dataset)
+    if not recordings:
+        raise LayoutError(no_recordings_message(root, key))
+    seen: dict[str, Recording] = {}
+    for rec in recordings:
+        if rec.recording_id in seen:
+            raise LayoutError(
+                f"{rec.source}: duplicate recording id {rec.recording_id!r} "
+                f"(also {seen[rec.recording_id].source})"
+            )
+        seen[rec.recording_id] = rec
+    return sorted(recordings, key=lambda r: natural_key(r.recording_id))
+
+
+def recording_ids(fmt: str, root: Path | str) -> list[str]:
+    """The recording ids of a dataset folder, sorted naturally (:func:`list_recordings`)."""
+    return [rec.recording_id for rec in list_recordings(fmt, root)]
+
+
+def find_recording(fmt: str, root: Path | str, recording_id: str, dataset: str = "") -> Recording:
+    """One recording by id. The ``generic`` and ``folder`` formats find it directly (a
+    per-video job never scans the dataset); the others list the root.
+
+    Raises
+    ------
+    LayoutError
+        No such recording (or the listing's own errors).
+    """
+    key = _format(fmt)
+    root = Path(root)
+    if recording_id and ".." not in Path(recording_id).parts:
+        base = root / recording_id
+        if key == "generic":
+            subject, _, task = recording_id.partition("/")
+            if subject and task and "/" not in task and base.parent.is_dir():
+                found = [base.with_name(task + e) for e in VIDEO_EXTENSIONS]
+                found = [video for video in found if video.is_file()]
+                if len(found) == 1:
+                    return _generic_recording(dataset, subject, found[0])
+        elif key == "folder":
+            found = [base.with_name(base.name + e) for e in VIDEO_EXTENSIONS]
+            found = [video for video in found if video.is_file()]
+            if len(found) == 1:
+                return folder_recording(root, found[0], dataset)
+    for rec in list_recordings(key, root, dataset):
+        if rec.recording_id == recording_id:
+            return rec
+    raise LayoutError(f"{root}: no recording {recording_id!r} in this {key} dataset")
+
+
+def synth_recording_ids(synth: Mapping[str, Any]) -> list[str]:
+    """The ids of a ``synth`` dataset (``s<subject>/<condition>``), from its settings: the
+    workflow writes its videos, so there is no folder to list before it runs."""
+    first = int(synth["first_subject"])
+    subjects = range(first, first + int(synth["subjects"]))
+    return [
+        f"s{subject:02d}/{condition}" for subject in subjects for condition in synth["conditions"]
+    ]
+
+
+def dataset_recording_ids(name: str, spec: Mapping[str, Any]) -> list[str]:
+    """The recording ids of a configured dataset (``datasets.<name>`` of the config), once
+    every name is one the workflow can carry.
+
+    Raises
+    ------
+    InputError
+        The listing's errors (:class:`LayoutError`), or a recording whose name the workflow
+        cannot carry, naming its file (:func:`distraction.config_checks.check_recording_names`).
+    """
+    if spec["format"] == "synth":
+        return synth_recording_ids(spec["synth"])
+    from distraction.config_checks import check_recording_names
+
+    recordings = list_recordings(spec["format"], spec["root"], name)
+    check_recording_names(name, [(rec.recording_id, rec.source) for rec in recordings])
+    return [rec.recording_id for rec in recordings]

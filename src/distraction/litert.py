@@ -26,8 +26,8 @@ import numpy as np
 
 from distraction.atomic import write_bytes, write_text
 from distraction.errors import InputError
+from distraction.files import file_sha256
 from distraction.hardware import gpu_visible, tensorflow_installed
-from distraction.store import file_sha256
 
 __all__ = [
     "ENGINES",

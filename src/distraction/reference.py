@@ -236,7 +236,7 @@ def reference_job(sample: Path, output: Path, *, hr_lstm: Path | None = None) ->
     With ``hr_lstm`` (the authors' ``hr_lstm.h5``), the imported network is run on the
     sample's denoiser input and its row is added. Returns the job's one-line summary.
     """
-    from distraction.report import write_csv
+    from distraction.files import write_csv
 
     table = evaluate_reference(sample)
     if hr_lstm is not None:

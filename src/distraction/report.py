@@ -16,6 +16,7 @@ import pandas as pd
 from distraction import figures
 from distraction.atomic import atomic_path
 from distraction.errors import InputError
+from distraction.files import write_csv
 from distraction.metrics import bootstrap_mae_ci, bootstrap_mae_difference_ci, summarise
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,6 @@ FAILURE_COLUMNS = [
     "stage",
     "reason",
 ]
-# Fixed float formatting so the same numbers always give byte-identical CSVs.
-FLOAT_FORMAT = "%.6f"
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a CSV atomically (:func:`distraction.atomic.atomic_path`)."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
 
 
 def read_windows(paths: Sequence[Path]) -> pd.DataFrame:

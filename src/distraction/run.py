@@ -16,8 +16,8 @@ import yaml
 
 from distraction.atomic import write_text
 from distraction.config import validate_config
-from distraction.datasets import VIDEO_EXTENSIONS, get_loader
 from distraction.errors import InputError
+from distraction.layouts import VIDEO_EXTENSIONS, recording_ids
 
 DATASET = "videos"
 
@@ -101,7 +101,7 @@ def run_job(
         root = _link_video(source, out / "inputs")
     else:
         root = source
-    recordings = get_loader("folder", DATASET, root).list_recordings()
+    recordings = recording_ids("folder", root)
     config = run_config(root, out, task)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.yaml"

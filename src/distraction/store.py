@@ -57,15 +57,6 @@ _ROOT_METADATA = {"zarr_format": 3, "node_type": "group", "attributes": {}}
 COMPRESSORS = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, recorded as the provenance of the model that produced a group."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def ensure_root(store: Path) -> None:
     """Create the store folder and its root group metadata if missing (atomic, idempotent)."""
     store.mkdir(parents=True, exist_ok=True)

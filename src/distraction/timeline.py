@@ -211,7 +211,7 @@ def timeline_job(
     """The timeline job: :func:`video_timeline`, written as three CSVs and a figure (the
     rate over time beside the truth, and the quality). Returns the job's one-line summary."""
     from distraction import figures
-    from distraction.report import write_csv
+    from distraction.files import write_csv
 
     result = video_timeline(store, settings)
     write_csv(result.rates, rates)

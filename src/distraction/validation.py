@@ -245,7 +245,7 @@ def validate_job(
 
     from distraction.config import load_config
     from distraction.datasets import get_loader
-    from distraction.report import write_csv
+    from distraction.files import write_csv
 
     if config_path is not None:
         config = load_config(config_path)

@@ -1,4 +1,5 @@
-# Input functions, dataset enumeration and config validation shared by all rules.
+# Settings and input functions shared by all rules: the validated config, the recordings of
+# each dataset (listed by distraction.layouts) and the functions that name rules' inputs.
 import fnmatch
 import json
 import os
@@ -9,14 +10,14 @@ from pathlib import Path
 from snakemake.utils import validate
 
 # The workflow parses with Snakemake alone (the rules' conda environment installs the
-# package for the jobs): what it needs of the package (hardware checks, dataset layouts,
-# the config checks a JSON schema cannot express and the recording-name checks) imports
+# package for the jobs): what it needs of the package (hardware checks, the recording
+# listing, the config checks a JSON schema cannot express and the recording-name checks) imports
 # the standard library only, from this checkout's src/.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from distraction import config_checks
+from distraction import config_checks, layouts
+from distraction.errors import InputError
 from distraction.hardware import gpu_visible
-from distraction.layouts import LayoutError, recording_ids
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -85,49 +86,10 @@ def dataset_root(dataset):
 
 def _list_recordings(dataset):
     """Recording ids of a dataset, listed when the DAG is built (so new videos are picked up)."""
-    spec = config["datasets"][dataset]
-    if spec["format"] == "synth":
-        s = spec["synth"]
-        subjects = range(s["first_subject"], s["first_subject"] + s["subjects"])
-        return [f"s{subject:02d}/{condition}" for subject in subjects for condition in s["conditions"]]
     try:
-        ids = recording_ids(spec["format"], spec["root"])
-    except LayoutError as error:
+        return layouts.dataset_recording_ids(dataset, config["datasets"][dataset])
+    except InputError as error:
         raise WorkflowError(str(error)) from None
-    except KeyError:
-        pass
-    else:
-        # Names are checked one by one; the file is looked up only for a refused one.
-        for recording_id in ids:
-            if config_checks.recording_name_problem(recording_id):
-                _carried([(recording_id, _source_of_id(spec["root"], recording_id))], dataset)
-        return ids
-    # A format without a layout in distraction.layouts: its loader lists it (this needs the
-    # package's dependencies where Snakemake runs).
-    from distraction.datasets import get_loader
-
-    loader = get_loader(spec["format"], dataset, Path(spec["root"]))
-    return _carried([(rec.recording_id, rec.source) for rec in loader.list_recordings()], dataset)
-
-
-def _source_of_id(root, recording_id):
-    """The file a recording id names (``<root>/<id>.<extension>``), for a message."""
-    base = Path(root) / recording_id
-    if base.parent.is_dir():
-        for candidate in sorted(base.parent.iterdir()):
-            if candidate.stem == base.name:
-                return candidate
-    return base
-
-
-def _carried(recordings, dataset):
-    """Recording ids, once every name is one the workflow can carry (else one line naming
-    the file: a line break in a name, a name too long for its outputs' suffixes)."""
-    try:
-        config_checks.check_recording_names(dataset, recordings)
-    except config_checks.InputError as error:
-        raise WorkflowError(str(error)) from None
-    return [recording_id for recording_id, _ in recordings]
 
 
 RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets"]}
@@ -319,33 +281,3 @@ def all_targets():
     if config["report"]["max_failed_fraction"] is not None:
         targets.append(f"{RESULTS}/reports/failure_check.txt")
     return targets
-
-
-# One job server per local run (config job_server): it imports the numerical stack once and
-# forks a child per job, so the many short jobs of a batch do not each pay for the imports.
-# Jobs find it through an environment variable; on SLURM nodes there is none.
-_job_server = {}
-
-
-onstart:
-    if config["job_server"] and workflow.local_exec and not workflow.remote_exec:
-        from distraction import jobserver
-
-        server = jobserver.start(Path(RESULTS) / "logs" / "job_server.log")
-        if server is not None:
-            _job_server["process"] = server
-
-
-def stop_job_server():
-    if "process" in _job_server:
-        from distraction import jobserver
-
-        jobserver.stop(_job_server.pop("process"))
-
-
-onsuccess:
-    stop_job_server()
-
-
-onerror:
-    stop_job_server()

@@ -44,7 +44,7 @@ import yaml
 
 from distraction.errors import InputError
 from distraction.facetrack import detect_faces, face_detector
-from distraction.store import file_sha256
+from distraction.files import file_sha256
 from distraction.synth.clip import check_outputs, write_rendered
 from distraction.synth.compositor import Layers, pulse_rgb, render
 from distraction.synth.dynamics import SceneDynamics, scene_dynamics
