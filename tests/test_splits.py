@@ -61,6 +61,7 @@ def _config_names(name: str) -> dict[str, list[str]]:
 def test_configs_use_disjoint_identities_of_the_split():
     train = _config_names("train_faces.yaml")
     test = _config_names("faces_test.yaml")["faces_test"]
+    assert _config_names("faces_validation.yaml")["faces_validation"] == train["faces_validation"]
     sets = [set(train["faces_train"]), set(train["faces_validation"]), set(test)]
     assert [len(s) for s in sets] == [36, 12, 12]
     assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
