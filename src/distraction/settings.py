@@ -75,7 +75,7 @@ class TaskSettings:
         (``denoise.cancel_corruption.<task>``).
     denoise_output, select_window_s
         What the denoising stage returns and the windows of its selection
-        (``denoise.output``, ``denoise.select_window_s``).
+        (``denoise.output``, ``denoise.select_window_s.<task>``).
     window_s, stride_s
         Length of the sliding evaluation windows and the step between their starts
         (``evaluation.<task>_window_s``, ``evaluation.<task>_stride_s``).
@@ -257,7 +257,7 @@ def task_settings(
         "overlap": denoise["overlap"],
         "cancel_corruption": bool(denoise["cancel_corruption"][task]),
         "denoise_output": denoise["output"],
-        "select_window_s": float(denoise["select_window_s"]),
+        "select_window_s": float(denoise["select_window_s"][task]),
         "window_s": float(c["evaluation"][f"{task}_window_s"]),
         "stride_s": float(c["evaluation"][f"{task}_stride_s"]),
         "methods": tuple(c["evaluation"]["methods"]),
