@@ -89,6 +89,11 @@ def estimate(
     if task not in ("hr", "br", "both"):
         raise ValueError(f"task: expected 'hr', 'br' or 'both', got {task!r}")
     video = Path(path).resolve()
+    if video.is_dir():
+        raise InputError(
+            f"{path}: is a folder; estimate() takes one video file "
+            "(`distraction run` takes a folder of videos)"
+        )
     if not video.is_file():
         raise InputError(f"{path}: video file not found")
     if video.suffix.lower() not in VIDEO_EXTENSIONS:
@@ -102,37 +107,22 @@ def estimate(
 
 
 def _estimate(loader, recording, store: Path, task: str, *, keep: bool) -> Estimate:
-    from distraction.engines import select_engine
     from distraction.infer import run_stages
     from distraction.prepare import prepare_recording
-    from distraction.settings import merged_config, task_settings
+    from distraction.settings import merged_config, prepare_settings, task_settings
     from distraction.timeline import video_timeline
 
+    # The same functions and settings as the workflow's prepare, infer and timeline jobs
+    # (the crop resolved by prepare_recording for the folder format, as `distraction run`).
     config = merged_config()
     prepare_recording(
-        loader,
-        recording,
-        store,
-        crop=config["prepare"]["crop"],
-        chunk_frames=config["prepare"]["chunk_frames"],
-        provenance={"format": "folder", "crop_requested": config["prepare"]["crop"]},
+        loader, recording, store, settings=prepare_settings(config), fmt=loader.format
     )
     timelines: dict[str, Timeline] = {}
     for name in ("hr", "br") if task == "both" else (task,):
         settings = task_settings(name, config)
-        models = config["models"]
-        can, can_lt = _network_files(name, "can", models[f"{name}_can"])
-        lstm, lstm_lt = _network_files(name, "lstm", models[f"{name}_lstm"])
-        litert, _ = select_engine(models["engine"], can_lt, lstm_lt)
         run_stages(
-            store,
-            settings,
-            ["infer-can", "corruption", "denoise"],
-            can_model=can,
-            lstm_model=lstm,
-            can_litert=can_lt if litert else None,
-            lstm_litert=lstm_lt if litert else None,
-            batch_size=models["batch_size"],
+            store, settings, ["infer-can", "corruption", "denoise"], **_networks(name, config)
         )
         timelines[name] = video_timeline(store, settings)
     return Estimate(
@@ -141,3 +131,21 @@ def _estimate(loader, recording, store: Path, task: str, *, keep: bool) -> Estim
         hr=timelines.get("hr"),
         br=timelines.get("br"),
     )
+
+
+def _networks(task: str, config: dict) -> dict:
+    """The network files, engine and batch size of a task's :func:`run_stages`, as the
+    workflow's infer rule passes them (``models.*``)."""
+    from distraction.engines import select_engine
+
+    models = config["models"]
+    can, can_lt = _network_files(task, "can", models[f"{task}_can"])
+    lstm, lstm_lt = _network_files(task, "lstm", models[f"{task}_lstm"])
+    litert, _ = select_engine(models["engine"], can_lt, lstm_lt)
+    return {
+        "can_model": can,
+        "lstm_model": lstm,
+        "can_litert": can_lt if litert else None,
+        "lstm_litert": lstm_lt if litert else None,
+        "batch_size": models["batch_size"],
+    }

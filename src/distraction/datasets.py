@@ -180,6 +180,7 @@ class DatasetLoader(Protocol):
 
     name: str
     root: Path
+    format: str
 
     def list_recordings(self) -> list[Recording]: ...
 
