@@ -99,7 +99,23 @@ def test_summary_values_worked_by_hand(
     failures = pd.read_csv(out / "failures.csv")
     assert failures["video"].tolist() == ["s04/a"]
     assert failures["reason"].iloc[0] == "/x/s04/a.avi: cannot open video"
-    assert (out / "agreement_hr.png").stat().st_size > 1000
+    # The HR agreement plot; none for BR, a task not run.
+    assert [p.name for p in (out / "agreement").iterdir()] == ["hr.png"]
+    assert (out / "agreement" / "hr.png").stat().st_size > 1000
+
+
+def test_without_ground_truth_no_error_table_row_and_no_plot(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    write_csv(
+        pd.concat([window_rows(v, "can", [(None, 70.0), (None, 72.0)]) for v in ("a", "b")]), path
+    )
+    out = tmp_path / "reports"
+    aggregate([path], out)
+    for name in ("summary.csv", "summary_by_recording_task.csv", "comparisons.csv"):
+        assert pd.read_csv(out / name).empty, name
+    assert list((out / "agreement").iterdir()) == []
+    # The rates themselves are still reported.
+    assert pd.read_csv(out / "windows.csv")["est_rate"].tolist() == [70.0, 72.0, 70.0, 72.0]
 
 
 def test_reports_are_byte_identical_across_runs(

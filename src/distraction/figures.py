@@ -34,10 +34,14 @@ def _save_figure(fig: Any, path: Path) -> None:
 
 
 def plot_agreement(windows: pd.DataFrame, path: Path) -> None:
-    """Scatter (estimated vs true) and Bland–Altman plots, one column per method."""
+    """Scatter (estimated vs true) and Bland–Altman plots, one column per method with
+    windows that have both rates."""
+    windows = windows.dropna(subset=["true_rate", "est_rate"])
+    methods = sorted(windows["method"].unique())
+    if not methods:
+        raise ValueError("plot_agreement: no window has both a true and an estimated rate")
     plt = _pyplot()
 
-    methods = sorted(windows["method"].unique()) or ["none"]
     fig, axes = plt.subplots(2, len(methods), figsize=(3.2 * len(methods), 6.4), squeeze=False)
     for col, method in enumerate(methods):
         data = windows[windows["method"] == method].dropna(subset=["true_rate", "est_rate"])

@@ -294,19 +294,26 @@ def figure_files():
     ]
 
 
-def timeline_files():
-    """Every video's timeline outputs (rates, quality, HRV, waveforms, figure) per task."""
+def timeline_files(*kinds):
+    """Every video's timeline outputs per task (rates, quality, waveforms, figure; HRV for
+    HR), or only those of ``kinds``."""
     return [
         f"{RESULTS}/{dataset}/timeline/{task}/{recording}.{kind}"
         for dataset, recordings in RECORDINGS.items()
         for recording in recordings
         for task in TASKS
-        for kind in ("rates.csv", "waveforms.csv", "hrv.csv", "rates.png")
+        for kind in kinds or ("rates.csv", "waveforms.csv", "hrv.csv", "rates.png")
+        if kind != "hrv.csv" or task == "hr"
     ]
 
 
 def all_targets():
-    targets = [f"{RESULTS}/reports/summary.csv", *figure_files(), *timeline_files()]
+    targets = [
+        f"{RESULTS}/reports/summary.csv",
+        f"{RESULTS}/reports/estimates.csv",
+        *figure_files(),
+        *timeline_files(),
+    ]
     if config["reference"]["sample"]:
         targets.append(f"{RESULTS}/reference/reference_table.csv")
     if config["report"]["max_failed_fraction"] is not None:
