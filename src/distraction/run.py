@@ -279,9 +279,15 @@ def _finish(
     reports = out / "reports"
     if (reports / "estimates.csv").is_file():
         print(headline(reports))
-    print(f"Outputs in {out}: reports/ (estimates.csv, failures.csv; error tables and plots")
-    print(f"  where there is ground truth), {DATASET}/timeline/<task>/<video>.rates.csv|.png")
-    print(f"  (rate and quality over time), .hrv.csv (HR), .waveforms.csv; logs in {out}/logs")
+    print(f"Outputs in {out}:")
+    print(f"  {reports}/: estimates.csv, failures.csv; error tables and plots where there is truth")
+    for name in ["hr", "br"] if task == "both" else [task]:
+        hrv = ", .hrv.csv" if name == "hr" else ""
+        print(
+            f"  {out / DATASET / 'timeline' / name}/: <video>.rates.csv and .rates.png (rate and "
+            f"quality over time){hrv}, .waveforms.csv"
+        )
+    print(f"  logs: {out / 'logs'}/ (the workflow's: {log_path.name})")
     if returncode != 0:
         raise InputError(
             f"{out}: the workflow failed (snakemake exit {returncode}); see {log_path}"

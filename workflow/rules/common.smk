@@ -343,8 +343,18 @@ def stop_job_server():
         jobserver.stop(_job_server.pop("process"))
 
 
+def print_headline():
+    """The run's estimates per video (and errors where there is ground truth) at its end."""
+    from distraction.headline import headline
+
+    reports = Path(RESULTS) / "reports"
+    if (reports / "estimates.csv").is_file():
+        print(headline(reports))
+
+
 onsuccess:
     stop_job_server()
+    print_headline()
 
 
 onerror:

@@ -115,7 +115,8 @@ rule timeline:
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         settings=lambda w: settings_json(w.task, "conditioning", "timeline"),
-        hrv=lambda w, output: hrv_option(output),
+        # --hrv for an HR timeline (timeline_hr), whose outputs include the HRV table.
+        hrv=lambda w, output: f"--hrv={shlex.quote(output.hrv)}" if "hrv" in output.keys() else "",
     log:
         f"{RESULTS}/logs/{{dataset}}/timeline_{{task}}/{{recording}}.log",
     conda:
@@ -124,11 +125,6 @@ rule timeline:
         "distraction timeline --store={params.store:q} --task={wildcards.task} "
         "--rates={output.rates:q} --waveforms={output.waveforms:q} {params.hrv} "
         "--figure={output.figure:q} --settings={params.settings:q} 2> {log:q}"
-
-
-def hrv_option(output):
-    """``--hrv`` of the timeline job: the HRV table of an HR timeline."""
-    return f"--hrv={shlex.quote(output.hrv)}" if "hrv" in output.keys() else ""
 
 
 use rule timeline as timeline_hr with:
