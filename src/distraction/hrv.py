@@ -44,7 +44,7 @@ OUTLIER_FRACTION = 0.2
 NEIGHBOURS = 3
 #: HRV is withheld when fewer intervals are kept, or more than this fraction is rejected.
 MIN_INTERVALS = 10
-MAX_REJECTED_FRACTION = 0.2
+MAX_REJECTED_FRACTION = 0.1
 
 
 def beat_times(pulse: ArrayLike, fs: float, band: tuple[float, float]) -> NDArray[np.float64]:
