@@ -289,7 +289,7 @@ def _hrv_row(
         raise ValueError("HRV: measured on the pulse (task hr) only")
     reliable = rates["reason"] == ""
     if rates.empty or not reliable.any():
-        reason = "shorter than one timeline window" if rates.empty else NO_RELIABLE_ESTIMATE
+        reason = "shorter than one timeline window" if rates.empty else "no window with a rate"
         return {"status": "withheld", "reason": reason}
     if not reliable.all():
         # The beats of unreliable windows (no face, noise) would enter the intervals.
