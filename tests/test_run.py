@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import distraction
 from distraction.synth import write_clip
 from distraction.timeline import HRV_COLUMNS, RATE_COLUMNS
 
@@ -66,6 +68,10 @@ def test_run_on_one_video_without_ground_truth(tmp_path: Path) -> None:
     assert "videos/my clip" in result.stdout and "1 video(s), none failed." in result.stdout
     assert pd.read_csv(out / "reports" / "summary.csv").empty
     assert list((out / "reports" / "agreement").glob("*.png")) == []
+    # estimate() on the same video: the same rates, window by window.
+    api = distraction.estimate(video).hr.rates
+    for column in ("rate", "peak_rate", "quality_db", "pulse_db"):
+        assert np.allclose(rates[column], api[column], atol=0.05, equal_nan=True), column
     # Snakemake's job log is in the log file, not on the terminal.
     assert "rule " not in result.stdout + result.stderr
     assert "rule " in (out / "logs" / "run.log").read_text()
