@@ -88,3 +88,24 @@ def test_a_second_run_on_the_same_out_changes_nothing(
     # The lock is the kernel's: released with its file, so the folder is free again.
     with open(out / ".distraction-run.lock") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_outputs_of_videos_no_longer_in_the_input_are_removed(tmp_path: Path) -> None:
+    from distraction.run import remove_stale_outputs
+
+    out = tmp_path / "out"
+    kept = [
+        out / "videos" / "timeline" / "hr" / "a.b" / "my.clip.rates.csv",
+        out / "videos" / "status" / "hr" / "a.b" / "my.clip.csv",
+        out / "videos" / "stores" / "old.zarr" / "zarr.json",
+    ]
+    stale = [
+        out / "videos" / "timeline" / "hr" / "old.rates.png",
+        out / "videos" / "timeline" / "br" / "old.waveforms.csv",
+        out / "videos" / "eval" / "hr" / "old.csv",
+    ]
+    for path in kept + stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    assert remove_stale_outputs(out, ["a.b/my.clip"]) == 1
+    assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)

@@ -134,6 +134,32 @@ def _snakemake(out: Path, config_path: Path, cores: str, extra: list[str]) -> li
     ]  # fmt: skip
 
 
+#: Per-video outputs: ``<out>/videos/<kind>/<task>/<recording><suffix>``.
+PER_VIDEO_OUTPUTS = {
+    "timeline": (".rates.csv", ".rates.png", ".waveforms.csv", ".hrv.csv"),
+    "eval": (".csv",),
+    "status": (".csv",),
+}
+
+
+def remove_stale_outputs(out: Path, recordings: list[str]) -> int:
+    """Remove the per-video tables and plots (timeline, evaluation, status) of videos an
+    earlier run on ``out`` had and this one has not, so that the folder shows this run's
+    videos only; their Zarr stores are kept (a later run on them reuses them). Returns how
+    many videos' outputs were removed."""
+    current = set(recordings)
+    stale: set[str] = set()
+    for kind, suffixes in PER_VIDEO_OUTPUTS.items():
+        for task_folder in (out / DATASET / kind).glob("*"):
+            for path in [p for p in task_folder.rglob("*") if p.is_file()]:
+                name = path.relative_to(task_folder).as_posix()
+                suffix = next((x for x in suffixes if name.endswith(x)), None)
+                if suffix is not None and name[: -len(suffix)] not in current:
+                    stale.add(name[: -len(suffix)])
+                    path.unlink()
+    return len(stale)
+
+
 def _stale_snakemake_lock(out: Path) -> bool:
     locks = out / ".snakemake" / "locks"
     return locks.is_dir() and any(locks.iterdir())
@@ -230,6 +256,8 @@ def run_job(
         # Only now, under the lock, is anything of an earlier run changed.
         root = _link_video(source, out / "inputs") if source.is_file() else source
         recordings = [r.recording_id for r in get_loader("folder", DATASET, root).list_recordings()]
+        if removed := remove_stale_outputs(out, recordings):
+            print(f"distraction run: removed the tables of {removed} video(s) of an earlier run")
         config_path = out / "config.yaml"
         write_text(config_path, yaml.safe_dump(run_config(root, out, task), sort_keys=False))
         command = _snakemake(out, config_path, cores, extra or [])
