@@ -30,9 +30,11 @@ class Estimate:
         Its Zarr store when one was given to keep, else ``None`` (it was temporary).
     hr, br
         Per measured task a :class:`distraction.timeline.Timeline`: ``rates`` (the rate over
-        time in sliding windows, ``time_s``, ``rate`` and the quality index ``quality_db`` per
-        window), ``waveforms`` (``time_s``, ``can``, ``denoised``, ...), ``hrv`` and
-        ``median_rate``; ``None`` for a task not measured.
+        time in sliding windows: ``time_s``, ``rate``, NaN where the window has no face or
+        no pulse, with the ``reason``, and the quality columns), ``waveforms`` (``time_s``,
+        ``can``, ``denoised``, ...), ``hrv`` (HR; ``ok`` or ``withheld`` with the reason),
+        ``median_rate`` (of the windows with a rate) and ``status`` (``ok`` or ``no
+        reliable estimate``, with ``reason``); ``None`` for a task not measured.
     """
 
     video: Path
@@ -79,7 +81,8 @@ def estimate(
     Raises
     ------
     InputError
-        The file is missing, not a video, or cannot be decoded.
+        The file is missing, a folder, not a video, cannot be decoded, or shows no face in
+        any frame (black frames, noise: the message says so).
     ValueError
         An unknown task.
     """
