@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import yaml
@@ -173,7 +173,7 @@ def _finished(out: Path, recordings: list[str], tasks: list[str]) -> list[str]:
     ]
 
 
-def _wait(process: subprocess.Popen, progress) -> int:
+def _wait(process: subprocess.Popen, progress: Callable[[], None]) -> int:
     """Wait for Snakemake, reporting progress; on Ctrl-C let it stop its jobs and release
     its lock (it gets the interrupt too), and terminate it at a second Ctrl-C."""
     interrupted = False
