@@ -3,9 +3,14 @@
 From the denoised waveform of a video's store: the rate over time in short sliding windows
 (``timeline.<task>_window_s`` every ``timeline.<task>_step_s``; distinct from the evaluation
 windows, which are compared with the ground truth), a signal-quality index per window
-(:func:`distraction.metrics.quality_db`), heart-rate variability (HR only, and only when the
-quality allows it) and the waveforms themselves. Where ground truth exists its rate is put
-beside the estimate.
+(:func:`distraction.metrics.quality_db`), heart-rate variability (HR only,
+:mod:`distraction.hrv`) and the waveforms themselves. Where ground truth exists its rate is
+put beside the estimate.
+
+A window is given its rate only where the face is found, its quality index reaches
+``timeline.<task>_min_quality_db`` and the denoiser's input shows the rate
+(:func:`pulse_support_db` at least ``timeline.<task>_min_pulse_db``); otherwise the rate is
+NaN with the reason, and a video without such a window reports :data:`NO_RELIABLE_ESTIMATE`.
 """
 
 from __future__ import annotations
