@@ -44,7 +44,7 @@ t = time.perf_counter()
 if mode == "prepare":
     loader = get_loader("generic", "bench", root)
     rec = loader.list_recordings()[0]
-    frames = prepare_recording(loader, rec, store)["frames"]
+    frames = prepare_recording(loader, rec, store, crop="centre")["frames"]
 else:
     cap = cv2.VideoCapture(str(root / "s00" / "clean.avi"))
     frames = 0
@@ -81,7 +81,7 @@ def prepare(root: Path, store: Path, threads: int = 2) -> tuple[int, float]:
     started = time.perf_counter()
     loader = get_loader("generic", "bench", root)
     rec = loader.list_recordings()[0]
-    summary = prepare_recording(loader, rec, store, threads=threads)
+    summary = prepare_recording(loader, rec, store, crop="centre", threads=threads)
     return summary["frames"], time.perf_counter() - started
 
 

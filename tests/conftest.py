@@ -47,7 +47,7 @@ def prepared_clip(
     loader = get_loader("generic", dataset, root)
     (recording,) = loader.list_recordings()
     store = root / "store.zarr"
-    prepare_recording(loader, recording, store, chunk_frames=chunk_frames)
+    prepare_recording(loader, recording, store, crop="centre", chunk_frames=chunk_frames)
     return store
 
 

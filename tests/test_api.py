@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
 import distraction
 from distraction.errors import InputError
+from distraction.store import open_group
 from distraction.synth import write_clip
 
 CLIP = {"subject_index": 3, "duration_s": 20.0, "width": 96, "height": 72, "seed": 1}
@@ -54,13 +56,73 @@ def test_quality_separates_clean_from_heavily_corrupted_clips(clips: Path) -> No
     # HRV only where the quality allows it.
     assert clean.hr.hrv["status"].iloc[0] == "ok"
     hrv = corrupted.hr.hrv.iloc[0]
-    assert hrv["status"] == "skipped" and "below" in hrv["reason"]
+    assert hrv["status"] == "withheld" and hrv["reason"]
     assert np.isnan(hrv["HRV_RMSSD"])
+
+
+def test_estimate_and_the_cli_stages_agree_to_the_sample(clips: Path, tmp_path: Path) -> None:
+    """The API and the workflow's jobs (`distraction prepare`, `infer`, `timeline`, as the
+    rules call them for `distraction run`'s folder dataset) give the same rates."""
+    from distraction.cli import main
+
+    api = distraction.estimate(clips / "clean.avi").hr.rates
+    store = tmp_path / "clean.zarr"
+    weights = Path(distraction.__file__).parent / "weights"
+    assert main(["prepare", "--format=folder", f"--root={clips}", "--dataset=videos",
+                 "--recording=clean", f"--store={store}"]) == 0  # fmt: skip
+    networks = [
+        f"--{kind}-{engine}={weights / f'hr_{kind}.{suffix}'}"
+        for kind in ("can", "lstm")
+        for engine, suffix in (("model", "keras"), ("litert", "tflite"))
+    ]
+    assert main(["infer", f"--store={store}", "--task=hr", *networks]) == 0
+    out = {kind: tmp_path / f"clean.{kind}.csv" for kind in ("rates", "waveforms", "hrv")}
+    assert main(["timeline", f"--store={store}", "--task=hr", f"--rates={out['rates']}",
+                 f"--waveforms={out['waveforms']}", f"--hrv={out['hrv']}"]) == 0  # fmt: skip
+    cli = pd.read_csv(out["rates"])
+    assert len(cli) == len(api) == 10
+    for column in ("rate", "peak_rate", "quality_db", "pulse_db"):
+        assert np.allclose(cli[column], api[column], atol=0.05, equal_nan=True), column
+    assert open_group(store, "prepared").attrs["crop_method"] == "track"
+
+
+def test_a_still_photo_and_black_frames_give_no_rate(tmp_path: Path) -> None:
+    from distraction.synth.photo import builtin_photo, write_photo_clip
+
+    clip = tmp_path / "hopper.avi"
+    write_photo_clip(builtin_photo(), clip, tmp_path / "truth.csv", condition="clean",
+                     duration_s=20.0, width=160, height=120, seed=0)  # fmt: skip
+    capture = cv2.VideoCapture(str(clip))
+    ok, first = capture.read()
+    capture.release()
+    assert ok
+    still = tmp_path / "still.avi"
+    black = tmp_path / "black.avi"
+    rng = np.random.default_rng(0)
+    for path, frames in (
+        (still, [first] * 600),
+        (black, [rng.normal(0, 1, first.shape).clip(0, 255).astype(np.uint8) for _ in range(600)]),
+    ):
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+        for frame in frames:
+            writer.write(frame)
+        writer.release()
+    result = distraction.estimate(still).hr
+    assert result.status == "no reliable estimate" and np.isnan(result.median_rate)
+    assert result.rates["rate"].isna().all() and len(result.rates) == 10
+    # Either check refuses the windows: a low quality, or a rate the frames do not show.
+    reasons = result.rates["reason"]
+    assert (reasons.str.startswith("quality below") | reasons.str.startswith("no pulse")).all()
+    assert result.hrv["status"].iloc[0] == "withheld"
+    with pytest.raises(InputError, match="no face found in any frame"):
+        distraction.estimate(black)
 
 
 def test_estimate_refuses_what_is_not_a_video(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="video file not found"):
         distraction.estimate(tmp_path / "missing.avi")
+    with pytest.raises(InputError, match="is a folder"):
+        distraction.estimate(tmp_path)
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="not a video"):
         distraction.estimate(tmp_path / "notes.txt")

@@ -20,6 +20,13 @@ def test_default_config_validates_and_fills_defaults(repo: Path) -> None:
     assert config["training"]["folds"] == 4
 
 
+def test_config_yaml_holds_only_what_a_user_changes(repo: Path) -> None:
+    """Every default lives in the schema alone: config.yaml names the datasets, the task and
+    the results folder, and restates no other setting (a copy would drift from it)."""
+    text = yaml.safe_load((repo / "config.yaml").read_text())
+    assert set(text) == {"task", "results", "datasets"}
+
+
 def test_unknown_key_is_named(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(

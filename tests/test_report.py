@@ -100,7 +100,23 @@ def test_summary_values_worked_by_hand(
     failures = pd.read_csv(out / "failures.csv")
     assert failures["video"].tolist() == ["s04/a"]
     assert failures["reason"].iloc[0] == "/x/s04/a.avi: cannot open video"
-    assert (out / "agreement_hr.png").stat().st_size > 1000
+    # The HR agreement plot; none for BR, a task not run.
+    assert [p.name for p in (out / "agreement").iterdir()] == ["hr.png"]
+    assert (out / "agreement" / "hr.png").stat().st_size > 1000
+
+
+def test_without_ground_truth_no_error_table_row_and_no_plot(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    write_csv(
+        pd.concat([window_rows(v, "can", [(None, 70.0), (None, 72.0)]) for v in ("a", "b")]), path
+    )
+    out = tmp_path / "reports"
+    aggregate([path], out)
+    for name in ("summary.csv", "summary_by_recording_task.csv", "comparisons.csv"):
+        assert pd.read_csv(out / name).empty, name
+    assert list((out / "agreement").iterdir()) == []
+    # The rates themselves are still reported.
+    assert pd.read_csv(out / "windows.csv")["est_rate"].tolist() == [70.0, 72.0, 70.0, 72.0]
 
 
 def test_reports_are_byte_identical_across_runs(
@@ -157,3 +173,56 @@ def test_a_file_with_a_long_legal_name_is_written_atomically(tmp_path: Path) -> 
     write_csv(pd.DataFrame({"a": [1.0]}), path)
     assert pd.read_csv(path)["a"].tolist() == [1.0]
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_estimates_one_row_per_video_and_task(tmp_path: Path) -> None:
+    from distraction.headline import headline
+    from distraction.report import ESTIMATE_COLUMNS, estimates
+    from distraction.timeline import HRV_COLUMNS, RATE_COLUMNS
+
+    def rates(video: str, values: list[float | None], reason: str) -> Path:
+        rows = [
+            {"dataset": "d", "video": video, "task": "hr", "time_s": 5.0 + i, "rate": v,
+             "peak_rate": 70.0, "quality_db": 4.0 + i, "pulse_db": 0.0,
+             "reason": "" if v is not None else reason}
+            for i, v in enumerate(values)
+        ]  # fmt: skip
+        path = tmp_path / f"{video}.rates.csv"
+        write_csv(pd.DataFrame(rows, columns=RATE_COLUMNS), path)
+        return path
+
+    def status(video: str, state: str, reason: str = "") -> Path:
+        path = tmp_path / f"{video}.status.csv"
+        row = {"dataset": "d", "video": video, "task": "hr", "status": state, "reason": reason}
+        write_csv(pd.DataFrame([row], columns=FAILURE_COLUMNS), path)
+        return path
+
+    hrv = tmp_path / "ok.hrv.csv"
+    row = {"dataset": "d", "video": "ok", "task": "hr", "status": "ok", "HRV_RMSSD": 41.0,
+           "HRV_SDNN": 38.0}  # fmt: skip
+    write_csv(pd.DataFrame([row], columns=HRV_COLUMNS), hrv)
+    table = estimates(
+        [status("ok", "ok"), status("still", "ok"), status("bad", "failed", "/v/bad.avi: no face")],
+        [rates("ok", [60.0, None, 64.0, 70.0], "no face"), rates("still", [None, None], "quality"),
+         rates("bad", [], "")],
+        [hrv],
+    )  # fmt: skip
+    assert list(table.columns) == ESTIMATE_COLUMNS
+    by_video = table.set_index("video")
+    ok = by_video.loc["ok"]
+    # The median of the three windows with a rate; its quality the median of theirs.
+    assert ok["status"] == "ok" and ok["median_rate"] == 64.0 and ok["median_quality_db"] == 6.0
+    assert (ok["reliable_windows"], ok["windows"]) == (3, 4) and ok["rmssd_ms"] == 41.0
+    still = by_video.loc["still"]
+    assert still["status"] == "no reliable estimate" and np.isnan(still["median_rate"])
+    assert "quality" in still["reason"]
+    assert by_video.loc["bad", "status"] == "failed"
+    assert by_video.loc["bad", "reason"] == "/v/bad.avi: no face"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    write_csv(table, reports / "estimates.csv")
+    text = headline(reports)
+    assert "d/ok" in text and "64.0" in text and "RMSSD 41 ms" in text
+    assert "no reliable estimate" in text and text.endswith(
+        f"1 of 3 videos failed -- see {reports / 'failures.csv'}"
+    )

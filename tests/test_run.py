@@ -1,15 +1,20 @@
-"""End-to-end: `distraction run` on one video and on a flat folder of two (20-s clips)."""
+"""End-to-end: `distraction run` on one video, on a flat folder of three (one broken;
+20-s clips), and a run killed and resumed with the same command."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import distraction
 from distraction.synth import write_clip
 from distraction.timeline import HRV_COLUMNS, RATE_COLUMNS
 
@@ -18,12 +23,16 @@ pytestmark = pytest.mark.slow
 CLIP = {"duration_s": 20.0, "width": 96, "height": 72, "seed": 2}
 
 
-def distraction_run(*args: str) -> subprocess.CompletedProcess[str]:
+def _command(*args: str) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    command = [sys.executable, "-m", "distraction.cli", "run", *args, "--cores", "2"]
+    return [sys.executable, "-m", "distraction.cli", "run", *args, "--cores", "2"], env
+
+
+def distraction_run(*args: str, status: int = 0) -> subprocess.CompletedProcess[str]:
+    command, env = _command(*args)
     result = subprocess.run(command, capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr[-5000:]
+    assert result.returncode == status, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
 
@@ -52,20 +61,79 @@ def test_run_on_one_video_without_ground_truth(tmp_path: Path) -> None:
     # Shorter than one 30-s evaluation window: evaluation is skipped, the run is not.
     assert (out / "reports" / "summary.csv").exists()
     assert (out / "config.yaml").exists()
+    # The headline: one row, printed and written; no error table or plot without truth.
+    estimates = pd.read_csv(out / "reports" / "estimates.csv")
+    assert estimates[["video", "task", "status"]].values.tolist() == [["my clip", "hr", "ok"]]
+    assert abs(estimates["median_rate"].iloc[0] - true_hr) < 3
+    assert "videos/my clip" in result.stdout and "1 video(s), none failed." in result.stdout
+    assert pd.read_csv(out / "reports" / "summary.csv").empty
+    assert list((out / "reports" / "agreement").glob("*.png")) == []
+    # estimate() on the same video: the same rates, window by window.
+    api = distraction.estimate(video).hr.rates
+    for column in ("rate", "peak_rate", "quality_db", "pulse_db"):
+        assert np.allclose(rates[column], api[column], atol=0.05, equal_nan=True), column
+    # Snakemake's job log is in the log file, not on the terminal.
+    assert "rule " not in result.stdout + result.stderr
+    assert "rule " in (out / "logs" / "run.log").read_text()
 
 
-def test_run_on_a_flat_folder_of_two_videos(tmp_path: Path) -> None:
+def test_run_on_a_flat_folder_with_a_broken_video(tmp_path: Path) -> None:
     folder = tmp_path / "videos"
     folder.mkdir()
-    # One with its ground truth beside it (same stem), one without.
+    # One with its ground truth beside it (same stem), one without, one not a video.
     write_clip(folder / "a.avi", folder / "a.csv", subject_index=5, condition="clean", **CLIP)
     write_clip(
         folder / "b.avi", tmp_path / "b_truth.csv", subject_index=6, condition="clean", **CLIP
     )
+    (folder / "broken.avi").write_bytes(b"\x00" * 4096)
     out = tmp_path / "out"
-    distraction_run(str(folder), "--out", str(out), "--task", "hr")
+    result = distraction_run(str(folder), "--out", str(out), "--task", "hr", status=2)
+    assert "1 of 3 videos failed" in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("distraction run: error:")
+    estimates = pd.read_csv(out / "reports" / "estimates.csv").set_index("video")
+    assert estimates["status"].to_dict() == {"a": "ok", "b": "ok", "broken": "failed"}
+    assert "broken.avi" in estimates.loc["broken", "reason"]
+    # Allowed, the same run exits 0 (nothing left to do).
+    distraction_run(str(folder), "--out", str(out), "--keep-going-on-bad-videos")
     with_truth, _, _ = _timeline(out, "a")
     without, _, _ = _timeline(out, "b")
     assert with_truth["true_rate"].notna().all() and without["true_rate"].isna().all()
     # The truth's rate lies beside the estimate (the plot shows both).
     assert abs(with_truth["rate"].median() - with_truth["true_rate"].median()) < 5
+
+
+def test_an_interrupted_run_resumes_with_the_same_command(tmp_path: Path) -> None:
+    video = tmp_path / "clip.avi"
+    write_clip(video, tmp_path / "truth.csv", subject_index=4, condition="clean", **CLIP)
+    out = tmp_path / "out"
+    locks = out / ".snakemake" / "locks"
+
+    def started() -> subprocess.Popen[str]:
+        command, env = _command(str(video), "--out", str(out))
+        process = subprocess.Popen(
+            command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not (locks.is_dir() and any(locks.iterdir())):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1.0)
+        return process
+
+    # Ctrl-C (the terminal interrupts the whole foreground group): one line, no traceback,
+    # and Snakemake releases its lock.
+    process = started()
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "the same command resumes the run" in err
+    # Killed outright: Snakemake's lock stays behind; the same command resumes all the same.
+    process = started()
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert any(locks.iterdir())
+    result = distraction_run(str(video), "--out", str(out))
+    assert "resuming an interrupted run" in result.stdout
+    estimates = pd.read_csv(out / "reports" / "estimates.csv")
+    assert estimates["status"].tolist() == ["ok"]

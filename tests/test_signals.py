@@ -144,14 +144,16 @@ def test_condition_signal_analytic() -> None:
     fs = 25.0
     t = np.arange(int(40 * fs)) / fs
     pulse = np.sin(2 * np.pi * 1.2 * t)
-    out = condition_signal(pulse + 0.3 * t, fs, band=(0.7, 2.5), lam=50, integrate=False)
+    out = condition_signal(
+        pulse + 0.3 * t, fs, band=(0.7, 2.5), lam=50, fs_out=30.0, integrate=False
+    )
     assert out.shape == (1200,)
     assert np.max(np.abs(out)) == pytest.approx(1.0)
     spec = np.abs(np.fft.rfft(out, 3600))
     assert np.argmax(spec) * 30.0 / 3600 * 60 == pytest.approx(72.0)
     # Integration: the CAN predicts the derivative; cumsum of a cosine is a sine again.
     deriv = np.cos(2 * np.pi * 1.2 * t)
-    out2 = condition_signal(deriv, fs, band=(0.7, 2.5), lam=50, integrate=True)
+    out2 = condition_signal(deriv, fs, band=(0.7, 2.5), lam=50, fs_out=30.0, integrate=True)
     spec2 = np.abs(np.fft.rfft(out2, 3600))
     assert np.argmax(spec2) * 30.0 / 3600 * 60 == pytest.approx(72.0)
 
@@ -181,7 +183,7 @@ def test_reproduces_authors_can_conditioning(noise_red: dict[str, np.ndarray]) -
         zscore(detrend_smoothness_priors(np.cumsum(raw), 50.0)), 25.0, 0.7, 2.5, order=1
     )
     np.testing.assert_allclose(mid, noise_red["yptest_sub2"], atol=1e-9)
-    out = condition_signal(raw, 25.0, band=(0.7, 2.5), lam=50.0, integrate=True)
+    out = condition_signal(raw, 25.0, band=(0.7, 2.5), lam=50.0, fs_out=30.0, integrate=True)
     np.testing.assert_allclose(out, noise_red["yptest_sub2_resamp"], atol=1e-9)
 
 
@@ -191,5 +193,5 @@ def test_reproduces_authors_trace_conditioning(noise_red: dict[str, np.ndarray])
         zscore(detrend_smoothness_priors(raw, 50.0)), 25.0, 0.7, 2.5, order=1
     )
     np.testing.assert_allclose(mid, noise_red["mask_noise_red_mean2"], atol=1e-9)
-    out = condition_signal(raw, 25.0, band=(0.7, 2.5), lam=50.0, integrate=False)
+    out = condition_signal(raw, 25.0, band=(0.7, 2.5), lam=50.0, fs_out=30.0, integrate=False)
     np.testing.assert_allclose(out, noise_red["mask_noise_red_mean2_resamp"], atol=1e-9)

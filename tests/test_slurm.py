@@ -240,6 +240,7 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
         "rule_networks_": ["gres:gpu:1"],
         "rule_reports_": ["N/A"],
         "rule_aggregate": ["N/A"],
+        "rule_estimates": ["N/A"],
     }
     assert len(jobs) == sum(map(len, expected_gpus.values())), jobs
     for prefix, gpus in expected_gpus.items():
@@ -254,11 +255,12 @@ def test_slurm_profile_matches_local_run(slurm_conf: Path, tmp_path: Path) -> No
     members = {
         "rule_videos_": {"synth_video": 2, "prepare": 2},
         "rule_networks_": {"infer": 2},
-        "rule_reports_": {"evaluate": 2, "timeline": 2, "figures": 1},
+        "rule_reports_": {"evaluate": 2, "timeline_hr": 2, "figures": 1},
         "rule_train_can_": {"train_can": 1},
         "rule_train_lstm_": {"train_lstm": 1},
         "rule_export_litert_": {"export_litert": 1},
         "rule_aggregate": {"aggregate": 1},
+        "rule_estimates": {"estimates": 1},
     }
     for job in jobs:
         prefix = next(p for p in members if job[0].startswith(p))

@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "distraction"
 SCHEMA = PACKAGE / "config.schema.yaml"
 TOOLS = PACKAGE.parents[1] / "tools"
 
+
 def _private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 

@@ -81,3 +81,24 @@ def test_a_failed_video_gets_empty_tables_and_a_note(tmp_path) -> None:
     hrv = pd.read_csv(out["hrv"])
     assert list(hrv.columns) == HRV_COLUMNS and hrv["status"].tolist() == ["failed"]
     assert (tmp_path / "bad.rates.png").stat().st_size > 1000
+
+
+def test_windows_without_a_face_or_a_pulse_get_a_reason() -> None:
+    from distraction.settings import task_settings
+    from distraction.timeline import face_fractions, window_reasons
+
+    # Frames at 10 fps for 4 s; the face is lost from 2 s on.
+    times = np.arange(40) / 10
+    found = (times < 2.0).astype(np.uint8)
+    face = face_fractions(times, found, np.array([0.0, 1.0, 1.5, 2.0]), np.array([2, 3, 3.5, 4]))
+    assert face.tolist() == [1.0, 0.5, 0.25, 0.0]
+    settings = task_settings("hr", min_quality_db=1.5, min_pulse_db=-3.0)
+    reasons = window_reasons(
+        np.array([5.0, 5.0, 5.0, 1.0, 5.0, np.nan]),
+        np.array([0.0, 0.0, 0.0, 0.0, -4.0, 0.0]),
+        np.array([1.0, 0.5, 0.25, 1.0, 1.0, 1.0]),
+        settings,
+    )
+    assert reasons[:3] == ["", "", "no face"]
+    assert reasons[3] == reasons[5] == "quality below 1.5 dB"
+    assert reasons[4] == "no pulse at this rate in the video (below -3 dB)"

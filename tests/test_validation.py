@@ -130,7 +130,7 @@ def test_bad_recordings_are_named(tmp_path: Path, case: str, expected: str) -> N
         # prepare refuses the same recording, leaving no group behind.
         store = tmp_path / "out.zarr"
         with pytest.raises(InputError, match=expected):
-            prepare_recording(loader, recording, store)
+            prepare_recording(loader, recording, store, crop="centre")
         assert not (store / "prepared").exists()
         assert not list(store.glob(".prepared.*")) and not list(store.glob(".lock-*"))
 
@@ -274,7 +274,7 @@ def test_avi_without_frame_rate_is_refused(tmp_path: Path) -> None:
         "give the dataset's frame rate (loader option fps)"
     )
     with pytest.raises(InputError, match="declares no frame rate"):
-        prepare_recording(loader, recording, tmp_path / "out.zarr")
+        prepare_recording(loader, recording, tmp_path / "out.zarr", crop="centre")
     # The dataset may give the rate instead.
     loader = get_loader("generic", "d", tmp_path, fps=30.0)
     assert check_recording(loader, recording) == []
@@ -295,7 +295,7 @@ def test_corrupt_mjpeg_is_refused_in_one_line(
     assert "\n" not in problem.message
     store = tmp_path / "out.zarr"
     with pytest.raises(InputError, match=r"rest\.avi: decoder reported \d+ errors") as caught:
-        prepare_recording(loader, recording, store)
+        prepare_recording(loader, recording, store, crop="centre")
     assert "\n" not in str(caught.value)
     assert not (store / "prepared").exists()
     # The decoder's own messages did not reach the terminal.
@@ -367,7 +367,7 @@ def test_variable_frame_rate_video_is_refused(tmp_path: Path) -> None:
     assert str(problem).startswith(f"{video}: variable frame rate: frame intervals 16.0–")
     store = tmp_path / "out.zarr"
     with pytest.raises(InputError, match=r"rest\.mkv: variable frame rate"):
-        prepare_recording(loader, recording, store)
+        prepare_recording(loader, recording, store, crop="centre")
     assert not (store / "prepared").exists()
 
 

@@ -230,15 +230,16 @@ def test_adding_a_video_runs_only_its_jobs(workflow_run: Path, tmp_path: Path) -
     shutil.copy(workflow_run / "config.yaml", tmp_path / "unused.yaml")
     config = write_config(workflow_run, datasets__te__synth__subjects=2)
     jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
-    per_video = {"synth_video", "prepare", "infer", "evaluate", "timeline"}
-    assert jobs == {**dict.fromkeys(per_video, 1), "aggregate": 1, "all": 1}
+    per_video = {"synth_video", "prepare", "infer", "evaluate", "timeline_hr"}
+    assert jobs == {**dict.fromkeys(per_video, 1), "aggregate": 1, "estimates": 1, "all": 1}
 
 
 def test_changing_an_evaluation_setting_reruns_only_evaluation(workflow_run: Path) -> None:
     config = write_config(workflow_run, evaluation__hr_window_s=20)
     jobs = planned_jobs(snakemake(workflow_run, config, "-n").stdout)
     # Every video is re-evaluated (4 clips are now long enough for a 20-s window), nothing upstream.
-    assert jobs == {"evaluate": 4, "aggregate": 1, "all": 1}
+    # The estimates table reads the evaluation's status of each video.
+    assert jobs == {"evaluate": 4, "aggregate": 1, "estimates": 1, "all": 1}
 
 
 def test_bad_videos_are_reported_and_videos_without_truth_are_evaluated(workflow_run: Path) -> None:

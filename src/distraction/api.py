@@ -30,9 +30,11 @@ class Estimate:
         Its Zarr store when one was given to keep, else ``None`` (it was temporary).
     hr, br
         Per measured task a :class:`distraction.timeline.Timeline`: ``rates`` (the rate over
-        time in sliding windows, ``time_s``, ``rate`` and the quality index ``quality_db`` per
-        window), ``waveforms`` (``time_s``, ``can``, ``denoised``, ...), ``hrv`` and
-        ``median_rate``; ``None`` for a task not measured.
+        time in sliding windows: ``time_s``, ``rate``, NaN where the window has no face or
+        no pulse, with the ``reason``, and the quality columns), ``waveforms`` (``time_s``,
+        ``can``, ``denoised``, ...), ``hrv`` (HR; ``ok`` or ``withheld`` with the reason),
+        ``median_rate`` (of the windows with a rate) and ``status`` (``ok`` or ``no
+        reliable estimate``, with ``reason``); ``None`` for a task not measured.
     """
 
     video: Path
@@ -79,7 +81,8 @@ def estimate(
     Raises
     ------
     InputError
-        The file is missing, not a video, or cannot be decoded.
+        The file is missing, a folder, not a video, cannot be decoded, or shows no face in
+        any frame (black frames, noise: the message says so).
     ValueError
         An unknown task.
     """
@@ -90,6 +93,11 @@ def estimate(
     if task not in ("hr", "br", "both"):
         raise ValueError(f"task: expected 'hr', 'br' or 'both', got {task!r}")
     video = Path(path).resolve()
+    if video.is_dir():
+        raise InputError(
+            f"{path}: is a folder; estimate() takes one video file "
+            "(`distraction run` takes a folder of videos)"
+        )
     if not video.is_file():
         raise InputError(f"{path}: video file not found")
     if video.suffix.lower() not in VIDEO_EXTENSIONS:
@@ -103,37 +111,22 @@ def estimate(
 
 
 def _estimate(loader, recording, store: Path, task: str, *, keep: bool) -> Estimate:
-    from distraction.engines import select_engine
     from distraction.infer import run_stages
     from distraction.prepare import prepare_recording
-    from distraction.settings import merged_config, task_settings
+    from distraction.settings import merged_config, prepare_settings, task_settings
     from distraction.timeline import video_timeline
 
+    # The same functions and settings as the workflow's prepare, infer and timeline jobs
+    # (the crop resolved by prepare_recording for the folder format, as `distraction run`).
     config = merged_config()
     prepare_recording(
-        loader,
-        recording,
-        store,
-        crop=config["prepare"]["crop"],
-        chunk_frames=config["prepare"]["chunk_frames"],
-        provenance={"format": "folder", "crop_requested": config["prepare"]["crop"]},
+        loader, recording, store, settings=prepare_settings(config), fmt=loader.format
     )
     timelines: dict[str, Timeline] = {}
     for name in ("hr", "br") if task == "both" else (task,):
         settings = task_settings(name, config)
-        models = config["models"]
-        can, can_lt = _network_files(name, "can", models[f"{name}_can"])
-        lstm, lstm_lt = _network_files(name, "lstm", models[f"{name}_lstm"])
-        litert, _ = select_engine(models["engine"], can_lt, lstm_lt)
         run_stages(
-            store,
-            settings,
-            ["infer-can", "corruption", "denoise"],
-            can_model=can,
-            lstm_model=lstm,
-            can_litert=can_lt if litert else None,
-            lstm_litert=lstm_lt if litert else None,
-            batch_size=models["batch_size"],
+            store, settings, ["infer-can", "corruption", "denoise"], **_networks(name, config)
         )
         timelines[name] = video_timeline(store, settings)
     return Estimate(
@@ -142,3 +135,21 @@ def _estimate(loader, recording, store: Path, task: str, *, keep: bool) -> Estim
         hr=timelines.get("hr"),
         br=timelines.get("br"),
     )
+
+
+def _networks(task: str, config: dict) -> dict:
+    """The network files, engine and batch size of a task's :func:`run_stages`, as the
+    workflow's infer rule passes them (``models.*``)."""
+    from distraction.engines import select_engine
+
+    models = config["models"]
+    can, can_lt = _network_files(task, "can", models[f"{task}_can"])
+    lstm, lstm_lt = _network_files(task, "lstm", models[f"{task}_lstm"])
+    litert, _ = select_engine(models["engine"], can_lt, lstm_lt)
+    return {
+        "can_model": can,
+        "lstm_model": lstm,
+        "can_litert": can_lt if litert else None,
+        "lstm_litert": lstm_lt if litert else None,
+        "batch_size": models["batch_size"],
+    }

@@ -1,4 +1,4 @@
-"""Command-line interface: one subcommand per pipeline stage.
+"""Command-line interface: the user commands, and one subcommand per pipeline stage.
 
 Each Snakemake rule is a thin shell call of one of these, so every stage also runs (and is
 tested) without Snakemake. This module only parses arguments and calls one job function
@@ -223,9 +223,9 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads",
         type=int,
-        default=2,
-        help="decoding threads (2 or more: in parallel blocks where the codec allows seeking "
-        "and the crop is not tracked, else one thread decodes while another tracks and crops)",
+        help="decoding threads (default 2; 2 or more: in parallel blocks where the codec "
+        "allows seeking and the crop is not tracked, else one thread decodes while another "
+        "tracks and crops)",
     )
     _record_failures_option(p)
 
@@ -236,7 +236,7 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
     _prepare_args,
 )
 def run_prepare(args: argparse.Namespace) -> str:
-    from distraction.prepare import prepare_job
+    from distraction.prepare import DECODE_THREADS, prepare_job
     from distraction.settings import config_from_json, prepare_settings
 
     settings = prepare_settings(
@@ -249,7 +249,7 @@ def run_prepare(args: argparse.Namespace) -> str:
         args.recording,
         args.store,
         settings=settings,
-        threads=args.threads,
+        threads=DECODE_THREADS if args.threads is None else args.threads,
         record_failures=args.record_failures,
     )
 
@@ -411,7 +411,7 @@ def _timeline_args(p: argparse.ArgumentParser) -> None:
     _task_options(p)
     p.add_argument("--rates", type=Path, required=True, help="rate and quality per window CSV")
     p.add_argument("--waveforms", type=Path, required=True, help="time, CAN, denoised CSV")
-    p.add_argument("--hrv", type=Path, required=True, help="HRV CSV (one row; HR only)")
+    p.add_argument("--hrv", type=Path, help="HRV CSV (one row; written for HR only)")
     p.add_argument("--figure", type=Path, help="rate over time beside the truth (PNG)")
     _conditioning_options(p)
 
@@ -436,20 +436,57 @@ def run_timeline(args: argparse.Namespace) -> str:
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", type=Path, metavar="VIDEO_OR_FOLDER")
-    p.add_argument("--out", type=Path, default=Path("distraction-results"), help="output folder")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("distraction-results"),
+        help="output folder (not inside the input folder); the same command on it again "
+        "resumes an interrupted run",
+    )
     p.add_argument("--task", choices=["hr", "br", "both"], default=DEFAULTS["task"])
-    p.add_argument("--cores", default="all", help="Snakemake's --cores (default: all)")
+    p.add_argument("--cores", default="all", help="cores to use: a number or all (default)")
+    p.add_argument(
+        "--keep-going-on-bad-videos",
+        action="store_true",
+        help="exit 0 when some videos failed (they are listed in reports/failures.csv); by "
+        "default the command then exits with status 2",
+    )
 
 
 @command(
     "run",
-    "the whole workflow on a video or a folder of videos (any depth) with the defaults",
+    "heart and/or breathing rate of a video or a folder of videos (any depth)",
     _run_args,
 )
 def run_run(args: argparse.Namespace) -> str:
     from distraction.run import run_job
 
-    return run_job(args.source, args.out, args.task, cores=args.cores)
+    return run_job(
+        args.source,
+        args.out,
+        args.task,
+        cores=args.cores,
+        allow_failed_videos=args.keep_going_on_bad_videos,
+    )
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "results", type=Path, metavar="RESULTS", help="a results folder (distraction run's --out)"
+    )
+
+
+@command("report", "print the estimates table of a finished run again", _report_args)
+def run_report(args: argparse.Namespace) -> str:
+    from distraction.headline import headline
+
+    reports = args.results / "reports"
+    if not (reports / "estimates.csv").is_file():
+        raise InputError(
+            f"{reports / 'estimates.csv'}: not found (is {args.results} a results folder?)"
+        )
+    print(headline(reports))
+    return f"report {args.results}"
 
 
 def _aggregate_args(p: argparse.ArgumentParser) -> None:
@@ -481,6 +518,24 @@ def run_aggregate(args: argparse.Namespace) -> str:
         statuses=args.statuses,
         max_failed_fraction=args.max_failed_fraction,
     )
+
+
+def _estimates_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--statuses", type=Path, nargs="*", default=[], help="per-video status CSVs")
+    p.add_argument("--rates", type=Path, nargs="*", default=[], help="timeline rates CSVs")
+    p.add_argument("--hrv", type=Path, nargs="*", default=[], help="timeline HRV CSVs (HR)")
+    p.add_argument("--output", type=Path, required=True, help="estimates.csv to write")
+
+
+@command(
+    "estimates",
+    "one row per video and task: median rate and quality, HRV, or why there is none",
+    _estimates_args,
+)
+def run_estimates(args: argparse.Namespace) -> str:
+    from distraction.report import estimates_job
+
+    return estimates_job(args.statuses, args.rates, args.hrv, args.output)
 
 
 def _check_failures_args(p: argparse.ArgumentParser) -> None:
@@ -712,13 +767,36 @@ def run_validate(args: argparse.Namespace) -> str:
 # --------------------------------------------------------------------------- entry point
 
 
+#: The commands a user runs, listed first by ``--help``; the rest are pipeline stages.
+USER_COMMANDS = ("run", "report", "validate", "synth")
+
+
+def _listing(names: Sequence[str]) -> str:
+    width = max(len(n) for n in _COMMANDS)
+    return "\n".join(f"  {n.ljust(width)}  {_COMMANDS[n][2]}" for n in names)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per registered stage."""
-    parser = argparse.ArgumentParser(prog="distraction", description=__doc__)
+    """The top-level parser with one subparser per registered command; its help lists the
+    user commands first and the pipeline stages in a group of their own."""
+    stages = [n for n in _COMMANDS if n not in USER_COMMANDS]
+    parser = argparse.ArgumentParser(
+        prog="distraction",
+        usage="distraction [-h] [-v] COMMAND ...",
+        description="Heart and breathing rate from face videos.\n\ncommands:\n"
+        + _listing(USER_COMMANDS)
+        + "\n\npipeline stages (what the workflow's rules call, one video at a time):\n"
+        + _listing(stages),
+        epilog="Start with: distraction run my_video.mp4 --out results-mine. "
+        "`distraction COMMAND -h` describes each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (run, add_arguments, help_text) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    # The commands are listed in the description, in their two groups.
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in [*USER_COMMANDS, *stages]:
+        run, add_arguments, help_text = _COMMANDS[name]
+        p = sub.add_parser(name, description=help_text)
         add_arguments(p)
         p.set_defaults(run=run)
     return parser
@@ -740,6 +818,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line naming the file and the problem; no traceback for user errors.
         print(f"distraction {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"distraction {args.command}: interrupted"
+            + ("; the same command resumes the run" if args.command == "run" else ""),
+            file=sys.stderr,
+        )
+        return 130
     log.info("%s [%.1f s]", summary, time.perf_counter() - started)
     return 0
 

@@ -34,10 +34,14 @@ def _save_figure(fig: Any, path: Path) -> None:
 
 
 def plot_agreement(windows: pd.DataFrame, path: Path) -> None:
-    """Scatter (estimated vs true) and Bland–Altman plots, one column per method."""
+    """Scatter (estimated vs true) and Bland–Altman plots, one column per method with
+    windows that have both rates."""
+    windows = windows.dropna(subset=["true_rate", "est_rate"])
+    methods = sorted(windows["method"].unique())
+    if not methods:
+        raise ValueError("plot_agreement: no window has both a true and an estimated rate")
     plt = _pyplot()
 
-    methods = sorted(windows["method"].unique()) or ["none"]
     fig, axes = plt.subplots(2, len(methods), figsize=(3.2 * len(methods), 6.4), squeeze=False)
     for col, method in enumerate(methods):
         data = windows[windows["method"] == method].dropna(subset=["true_rate", "est_rate"])
@@ -159,7 +163,8 @@ def video_figures(store: Path, task: str, triptych_path: Path, waveforms_path: P
 
 def plot_timeline(rates: pd.DataFrame, path: Path, *, task: str, title: str = "") -> None:
     """The rate over time (the estimate's windows at their centres) beside the ground
-    truth's rate where there is one, and each window's quality index beneath."""
+    truth's rate where there is one, and each window's quality index beneath. Windows given
+    no rate (no face, no pulse) show their spectral peak as grey crosses."""
     plt = _pyplot()
 
     unit = "beats/min" if task == "hr" else "breaths/min"
@@ -168,6 +173,10 @@ def plot_timeline(rates: pd.DataFrame, path: Path, *, task: str, title: str = ""
     )
     time = rates["time_s"].to_numpy(float)
     top.plot(time, rates["rate"].to_numpy(float), marker="o", ms=3, lw=1, label="estimate")
+    if "peak_rate" in rates and rates["rate"].isna().any():
+        gated = rates["rate"].isna().to_numpy()
+        peaks = rates["peak_rate"].to_numpy(float)
+        top.plot(time[gated], peaks[gated], "x", color="0.6", label="no rate (see reason)")
     truth = rates["true_rate"].to_numpy(float) if "true_rate" in rates else np.array([])
     if truth.size and np.isfinite(truth).any():
         top.plot(time, truth, "k--", lw=1, label="ground truth")
@@ -178,6 +187,8 @@ def plot_timeline(rates: pd.DataFrame, path: Path, *, task: str, title: str = ""
     bottom.set(xlabel="time (s), window centre", ylabel="quality (dB)")
     if not len(rates):
         top.text(0.5, 0.5, "shorter than one window", ha="center", transform=top.transAxes)
+    elif rates["rate"].isna().all():
+        top.text(0.5, 0.5, "no reliable estimate", ha="center", transform=top.transAxes)
     fig.tight_layout()
     _save_figure(fig, path)
     plt.close(fig)

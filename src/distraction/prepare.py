@@ -56,6 +56,8 @@ CAN_SIZE = 36
 FRAME_SIZE = 34
 CHANNELS = ("R", "G", "B")
 GROUND_TRUTH_FIELDS = ("ppg", "resp", "hr", "br")
+#: Decoding threads of a lone video (decoding beside cropping); the workflow passes its own.
+DECODE_THREADS = 2
 
 
 def prefetched(items: Iterable[T], depth: int = 32) -> Iterator[T]:
@@ -293,13 +295,18 @@ def prepare_recording(
     recording: Recording,
     store: Path,
     *,
-    crop: str = "centre",
+    settings: PrepareSettings | None = None,
+    fmt: str | None = None,
+    crop: str | None = None,
     chunk_frames: int | None = None,
     provenance: dict[str, Any] | None = None,
-    threads: int = 2,
-    settings: PrepareSettings | None = None,
+    threads: int = DECODE_THREADS,
 ) -> dict[str, Any]:
     """Decode one recording and write the ``prepared`` group of its store.
+
+    The one way a video is prepared: the ``prepare`` job and :func:`distraction.estimate`
+    both call it with their settings, and the crop is resolved here, once
+    (:meth:`distraction.settings.PrepareSettings.crop_for`).
 
     Parameters
     ----------
@@ -309,15 +316,19 @@ def prepare_recording(
         The recording to prepare.
     store
         Path of the video's Zarr store (``<recording>.zarr``).
-    crop
-        ``"centre"`` (centre square, as the original CAN), ``"face"`` (the face of the
-        first frame) or ``"track"`` (the face tracked through the video:
-        :class:`distraction.facetrack.FaceFollower`; its box, confidence and whether it was
-        found are stored per frame). The workflow's choice is ``prepare.crop``.
-    chunk_frames
-        Frames per Zarr chunk and per processing block (default: ``settings``').
     settings
-        Chunk length, tracking and face-scale settings (default: the schema's).
+        Crop, chunk length, tracking and face-scale settings (``prepare.*``; default: the
+        schema's).
+    fmt
+        The dataset format the recording comes from (``synth`` for the workflow's synthetic
+        datasets), which ``prepare.crop: auto`` resolves by; default: the loader's.
+    crop
+        Overrides the settings' crop: ``"centre"`` (centre square, as the original CAN),
+        ``"face"`` (the face of the first frame) or ``"track"`` (the face tracked through
+        the video: :class:`distraction.facetrack.FaceFollower`; its box, confidence and
+        whether it was found are stored per frame).
+    chunk_frames
+        Overrides the settings' frames per Zarr chunk and per processing block.
     provenance
         Extra attributes recorded in the group (e.g. config hash).
     threads
@@ -339,18 +350,23 @@ def prepare_recording(
         Bad video or ground truth: no usable frame rate, a variable frame rate, decoder
         errors (corrupt data, which decoders conceal), truncation, unusable ground truth.
     """
+    settings = settings or prepare_settings()
+    fmt = fmt or loader.format
+    # A photographed subject's clip has its provenance beside it (synth.photo).
+    photographed = Path(recording.source).with_name(f"{Path(recording.source).stem}.photo.json")
+    resolved = crop or settings.crop_for(fmt, photographed=photographed.is_file())
+    attrs = {"format": fmt, "crop_requested": crop or settings.crop, **(provenance or {})}
     # The decoders' stderr messages are counted (and kept off the terminal): any one
     # refuses the video, as the frames came from concealed corrupt data.
-    settings = settings or prepare_settings()
     with decoder_errors() as decoder_log, _opencv_sequential():
         return _prepare_recording(
             loader,
             recording,
             store,
             decoder_log=decoder_log,
-            crop=crop,
+            crop=resolved,
             chunk_frames=chunk_frames or settings.chunk_frames,
-            provenance=provenance,
+            provenance=attrs,
             threads=threads,
             settings=settings,
         )
@@ -645,18 +661,7 @@ def prepare_job(
         rec = loader.recording(recording_id)
         identity.update(subject=rec.subject, task=rec.task, source=str(rec.source))
         video = str(rec.source)
-        # A photographed subject's clip has its provenance beside it (synth.photo).
-        photographed = Path(rec.source).with_name(f"{Path(rec.source).stem}.photo.json").is_file()
-        crop = settings.crop_for(fmt, photographed=photographed)
-        summary = prepare_recording(
-            loader,
-            rec,
-            store,
-            crop=crop,
-            provenance={"format": fmt, "crop_requested": settings.crop},
-            threads=threads,
-            settings=settings,
-        )
+        summary = prepare_recording(loader, rec, store, settings=settings, fmt=fmt, threads=threads)
     except Exception as exc:
         if not record_failures:
             raise

@@ -210,19 +210,130 @@ def aggregate(
 ) -> dict[str, int]:
     """Build windows.csv, videos.csv, summary.csv, summary_by_recording_task.csv,
     comparisons.csv (the denoised signal against every other method, per condition),
-    failures.csv and agreement plots per task."""
+    failures.csv and, in ``agreement/``, an agreement plot per task.
+
+    The error tables and plots cover the windows with ground truth only: without any, the
+    tables have their header and no row, and no plot is drawn (nor for a task not run)."""
     outdir = Path(outdir)
     windows = read_windows(inputs)
     write_csv(windows, outdir / "windows.csv")
     write_csv(per_video(windows), outdir / "videos.csv")
-    write_csv(summary(windows), outdir / "summary.csv")
-    by_condition = ("dataset", "recording_task", "task", "method")
-    write_csv(summary(windows, by=by_condition), outdir / "summary_by_recording_task.csv")
-    write_csv(comparisons(windows), outdir / "comparisons.csv")
+    with_truth = windows[windows["true_rate"].notna() & windows["est_rate"].notna()]
+    scored = summary(windows)
+    write_csv(scored[scored["windows_with_truth"] > 0], outdir / "summary.csv")
+    by_condition = summary(windows, by=("dataset", "recording_task", "task", "method"))
+    write_csv(
+        by_condition[by_condition["windows_with_truth"] > 0],
+        outdir / "summary_by_recording_task.csv",
+    )
+    compared = comparisons(windows)
+    write_csv(compared[compared["windows"] > 0], outdir / "comparisons.csv")
     write_csv(read_failures(statuses), outdir / "failures.csv")
-    for task in ("hr", "br"):
-        figures.plot_agreement(windows[windows["task"] == task], outdir / f"agreement_{task}.png")
+    plots = outdir / "agreement"
+    plots.mkdir(parents=True, exist_ok=True)
+    for stale in plots.glob("*.png"):
+        stale.unlink()
+    for task, group in with_truth.groupby("task"):
+        figures.plot_agreement(group, plots / f"{task}.png")
     return {"videos": int(windows["video"].nunique()), "windows": len(windows)}
+
+
+ESTIMATE_COLUMNS = [
+    "dataset",
+    "video",
+    "task",
+    "status",
+    "median_rate",
+    "median_quality_db",
+    "reliable_windows",
+    "windows",
+    "true_rate",
+    "hrv_status",
+    "rmssd_ms",
+    "sdnn_ms",
+    "reason",
+]
+
+
+def _read(paths: Sequence[Path]) -> pd.DataFrame:
+    text = {"dataset": str, "video": str, "task": str, "status": str, "reason": str}
+    frames = [pd.read_csv(p, dtype=text, keep_default_na=False, na_values=[""]) for p in paths]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def estimates(
+    statuses: Sequence[Path], rates: Sequence[Path], hrv: Sequence[Path] = ()
+) -> pd.DataFrame:
+    """The headline of a run, one row per video and task (:data:`ESTIMATE_COLUMNS`).
+
+    ``status`` is ``failed`` (with the reason from the status CSVs), ``no reliable
+    estimate`` (no timeline window was given a rate; the reason is the windows' most
+    common one) or ``ok``, with the median rate and quality of the reliable windows, the
+    median true rate where there is ground truth and, for HR, the HRV's status, RMSSD and
+    SDNN.
+    """
+    keys = ["dataset", "video", "task"]
+    status_rows = _read(statuses)
+    windows = _read(rates)
+    hrv_rows = _read(hrv)
+    by_video = dict(list(windows.groupby(keys, sort=False))) if not windows.empty else {}
+    hrv_of = (
+        {tuple(r[k] for k in keys): r for _, r in hrv_rows.iterrows()} if not hrv_rows.empty else {}
+    )
+    rows = []
+    for _, status in status_rows.iterrows():
+        key = tuple(status[k] for k in keys)
+        row: dict[str, Any] = {
+            **dict(zip(keys, key, strict=True)),
+            "reliable_windows": 0,
+            "windows": 0,
+        }
+        if key in hrv_of:
+            h = hrv_of[key]
+            row.update(hrv_status=h["status"], rmssd_ms=h["HRV_RMSSD"], sdnn_ms=h["HRV_SDNN"])
+        if status["status"] == "failed":
+            row.update(status="failed", reason=status["reason"])
+            rows.append(row)
+            continue
+        group = by_video.get(key)
+        if group is None or group.empty:
+            row.update(status="no reliable estimate", reason="shorter than one timeline window")
+            rows.append(row)
+            continue
+        reliable = group[group["rate"].notna()]
+        row.update(
+            windows=len(group),
+            reliable_windows=len(reliable),
+            true_rate=group["true_rate"].median(),
+        )
+        if reliable.empty:
+            reason = str(group["reason"].value_counts().index[0])
+            row.update(status="no reliable estimate", reason=f"every window: {reason}")
+        else:
+            row.update(
+                status="ok",
+                median_rate=reliable["rate"].median(),
+                median_quality_db=reliable["quality_db"].median(),
+                reason="",
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+    return table.sort_values(keys, kind="stable", ignore_index=True)
+
+
+def estimates_job(
+    statuses: Sequence[Path], rates: Sequence[Path], hrv: Sequence[Path], output: Path
+) -> str:
+    """The ``estimates`` job: :func:`estimates` written to ``output``; returns its summary."""
+    table = estimates(statuses, rates, hrv)
+    write_csv(table, output)
+    counts = table["status"].value_counts()
+    return (
+        f"estimates: {len(table)} video(s) x task(s) -> {output}: {counts.get('ok', 0)} ok, "
+        f"{counts.get('no reliable estimate', 0)} without a reliable estimate, "
+        f"{counts.get('failed', 0)} failed"
+    )
 
 
 def failure_counts(statuses: Sequence[Path]) -> dict[str, int]:

@@ -84,6 +84,12 @@ class TaskSettings:
     timeline_window_s, timeline_step_s
         The per-video rate series' sliding windows, s (``timeline.<task>_window_s``,
         ``timeline.<task>_step_s``); distinct from the evaluation windows.
+    min_quality_db
+        Quality index (dB) a timeline window needs to be given a rate
+        (``timeline.<task>_min_quality_db``).
+    min_pulse_db
+        How strongly (dB) the denoiser's input must show a timeline window's rate for the
+        window to be given it (``timeline.<task>_min_pulse_db``).
     hrv_min_quality_db
         Median quality index (dB) the denoised pulse needs for HRV
         (``timeline.hrv_min_quality_db``).
@@ -110,6 +116,8 @@ class TaskSettings:
     seed: int
     timeline_window_s: float
     timeline_step_s: float
+    min_quality_db: float
+    min_pulse_db: float
     hrv_min_quality_db: float
 
     @property
@@ -265,6 +273,8 @@ def task_settings(
         "seed": int(c["seed"]),
         "timeline_window_s": float(c["timeline"][f"{task}_window_s"]),
         "timeline_step_s": float(c["timeline"][f"{task}_step_s"]),
+        "min_quality_db": float(c["timeline"][f"{task}_min_quality_db"]),
+        "min_pulse_db": float(c["timeline"][f"{task}_min_pulse_db"]),
         "hrv_min_quality_db": float(c["timeline"]["hrv_min_quality_db"]),
     }
     values = _overridden(values, overrides)

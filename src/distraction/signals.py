@@ -295,7 +295,7 @@ def condition_signal(
     *,
     band: tuple[float, float],
     lam: float,
-    fs_out: float = 30.0,
+    fs_out: float,
     integrate: bool,
     order: int = 1,
     scaling: Literal["minmax", "maxabs"] = "maxabs",

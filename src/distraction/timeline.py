@@ -3,9 +3,14 @@
 From the denoised waveform of a video's store: the rate over time in short sliding windows
 (``timeline.<task>_window_s`` every ``timeline.<task>_step_s``; distinct from the evaluation
 windows, which are compared with the ground truth), a signal-quality index per window
-(:func:`distraction.metrics.quality_db`), heart-rate variability (HR only, and only when the
-quality allows it) and the waveforms themselves. Where ground truth exists its rate is put
-beside the estimate.
+(:func:`distraction.metrics.quality_db`), heart-rate variability (HR only,
+:mod:`distraction.hrv`) and the waveforms themselves. Where ground truth exists its rate is
+put beside the estimate.
+
+A window is given its rate only where the face is found, its quality index reaches
+``timeline.<task>_min_quality_db`` and the denoiser's input shows the rate
+(:func:`pulse_support_db` at least ``timeline.<task>_min_pulse_db``); otherwise the rate is
+NaN with the reason, and a video without such a window reports :data:`NO_RELIABLE_ESTIMATE`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from distraction import metrics
+from distraction.hrv import HRV_MEASURES, hrv_measures
 from distraction.settings import TaskSettings
 from distraction.store import open_group, upstream_failure
 
@@ -30,24 +36,28 @@ RATE_COLUMNS = [
     "window_end_s",
     "time_s",
     "rate",
+    "peak_rate",
     "quality_db",
+    "pulse_db",
+    "reason",
     "true_rate",
 ]
-#: The HRV measures kept from :func:`neurokit2.hrv_time` (milliseconds, or % for pNN*).
-HRV_MEASURES = (
-    "HRV_MeanNN",
-    "HRV_SDNN",
-    "HRV_RMSSD",
-    "HRV_SDSD",
-    "HRV_MedianNN",
-    "HRV_MinNN",
-    "HRV_MaxNN",
-    "HRV_pNN50",
-    "HRV_pNN20",
-)
-HRV_COLUMNS = ["dataset", "video", "task", "status", "reason", "quality_db", "peaks", *HRV_MEASURES]
-#: Fewest detected beats for HRV (neurokit2's time-domain measures need a few intervals).
-MIN_HRV_PEAKS = 5
+HRV_COLUMNS = [
+    "dataset",
+    "video",
+    "task",
+    "status",
+    "reason",
+    "quality_db",
+    "beats",
+    "intervals_kept",
+    *HRV_MEASURES,
+]
+#: What a video without a reliable window reports in place of a rate.
+NO_RELIABLE_ESTIMATE = "no reliable estimate"
+#: A window whose frames hold the tracked face for less than this share has no rate: the
+#: signal then comes from whatever the crop holds (background, a hand).
+MIN_FACE_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,27 +67,56 @@ class Timeline:
     Attributes
     ----------
     rates
-        One row per window (:data:`RATE_COLUMNS`); empty for a failed or too short video.
+        One row per window (:data:`RATE_COLUMNS`): the rate (``peak_rate``: the window's
+        spectral peak, also where it is not given as the rate), the quality index of the
+        denoised signal, ``pulse_db`` (:func:`pulse_support_db`) and, for a window given no
+        rate (``rate`` NaN), the ``reason`` (:func:`window_reasons`). Empty for a failed or
+        too short video.
     waveforms
         ``time_s``, ``can`` (the conditioned CAN signal), ``cancelled`` (when the denoiser
         cancels the corruption first), ``denoised`` and ``truth`` (the ground-truth waveform
         on the same clock, when there is one).
     hrv
-        One row (:data:`HRV_COLUMNS`): ``status`` ``ok`` with the measures, or ``skipped``
-        with the reason and the measures left empty.
+        HR only (else ``None``): one row (:data:`HRV_COLUMNS`), ``status`` ``ok`` with the
+        measures, or ``withheld`` (``failed``) with the reason and the measures left empty.
     failed
         Why the video has no timeline (an earlier stage failed), else ``None``.
     """
 
     rates: pd.DataFrame
     waveforms: pd.DataFrame
-    hrv: pd.DataFrame
+    hrv: pd.DataFrame | None
     failed: str | None = None
 
     @property
+    def reliable(self) -> pd.DataFrame:
+        """The windows that were given a rate."""
+        return self.rates[self.rates["rate"].notna()]
+
+    @property
     def median_rate(self) -> float:
-        """The median of the windows' rates, per minute (NaN without a window)."""
-        return float(np.median(self.rates["rate"])) if len(self.rates) else math.nan
+        """The median rate of the reliable windows, per minute; NaN without one (then
+        :attr:`status` says why)."""
+        rates = self.reliable["rate"].to_numpy(float)
+        return float(np.median(rates)) if rates.size else math.nan
+
+    @property
+    def status(self) -> str:
+        """``ok``, :data:`NO_RELIABLE_ESTIMATE` or ``failed``."""
+        if self.failed:
+            return "failed"
+        return "ok" if len(self.reliable) else NO_RELIABLE_ESTIMATE
+
+    @property
+    def reason(self) -> str:
+        """Why there is no rate: the failure, or the most common reason of the windows."""
+        if self.failed:
+            return self.failed
+        if len(self.reliable):
+            return ""
+        if self.rates.empty:
+            return "shorter than one timeline window"
+        return str(self.rates["reason"].value_counts().index[0])
 
 
 def _identity(store: Path) -> dict[str, str]:
@@ -88,54 +127,74 @@ def _identity(store: Path) -> dict[str, str]:
     }
 
 
-def hrv_measures(
-    pulse: np.ndarray, fs: float, quality: float, min_quality_db: float
-) -> dict[str, Any]:
-    """Time-domain HRV of a pulse waveform with neurokit2, when its quality allows it.
+def face_fractions(
+    frame_times: np.ndarray, face_found: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """The share of the frames in each window ``[start, end)`` (s, on the frames' clock)
+    whose face was found (1 for a window without frames)."""
+    found = np.asarray(face_found, dtype=np.float64)
+    out = np.ones(len(starts))
+    for k, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        inside = (frame_times >= start) & (frame_times < end)
+        if inside.any():
+            out[k] = float(found[inside].mean())
+    return out
 
-    Beats are found with ``nk.ppg_peaks`` (Elgendi's method) and the measures computed by
-    ``nk.hrv_time`` from the beat times, whose resolution is one sample (33 ms at 30 Hz):
-    SDNN and RMSSD of a camera pulse at that rate are coarse.
 
-    Parameters
-    ----------
-    pulse
-        Pulse waveform (the denoised signal), shape (T,).
-    fs
-        Its rate, Hz.
-    quality
-        Its quality index, dB (the median over the video's windows).
-    min_quality_db
-        The quality below which no HRV is computed.
+def pulse_support_db(
+    source: np.ndarray,
+    fs: float,
+    rates: np.ndarray,
+    starts_s: np.ndarray,
+    settings: TaskSettings,
+) -> np.ndarray:
+    """How much the denoiser's input shows each window's rate: the SNR (conventional dB)
+    of ``source`` around the window's estimated rate and its harmonic, over the rest of
+    the band (:func:`distraction.metrics.snr_db`).
 
-    Returns
-    -------
-    dict
-        ``status`` (``ok`` or ``skipped``), ``reason``, ``quality_db``, ``peaks`` and the
-        :data:`HRV_MEASURES` (NaN when skipped).
+    The denoiser turns any input into a clean periodic waveform, so its own spectral
+    quality does not tell a pulse from none (a still photo scores up to 10 dB); whether
+    its rate is present in what it was given does.
     """
-    row: dict[str, Any] = {
-        "status": "skipped",
-        "reason": "",
-        "quality_db": quality,
-        "peaks": 0,
-        **dict.fromkeys(HRV_MEASURES, math.nan),
-    }
-    if not (np.isfinite(quality) and quality >= min_quality_db):
-        row["reason"] = f"quality {quality:.1f} dB is below {min_quality_db:g} dB"
-        return row
-    import neurokit2 as nk
+    window = round(settings.timeline_window_s * fs)
+    out = np.full(len(rates), np.nan)
+    for k, (rate, start) in enumerate(zip(rates, starts_s, strict=True)):
+        segment = source[round(start * fs) : round(start * fs) + window]
+        if np.isfinite(rate) and segment.size and np.any(segment != segment[0]):
+            out[k] = metrics.snr_db(
+                segment,
+                fs,
+                float(rate),
+                band_total=settings.snr_band,
+                tolerance_hz=settings.tolerance_hz,
+                convention="power",
+            )
+    return out
 
-    _, info = nk.ppg_peaks(np.asarray(pulse, float), sampling_rate=round(fs))
-    peaks = np.asarray(info["PPG_Peaks"], int)
-    row["peaks"] = int(peaks.size)
-    if peaks.size < MIN_HRV_PEAKS:
-        row["reason"] = f"{peaks.size} beats found, fewer than {MIN_HRV_PEAKS}"
-        return row
-    table = nk.hrv_time(peaks, sampling_rate=round(fs))
-    row.update({name: float(table[name].iloc[0]) for name in HRV_MEASURES if name in table})
-    row.update(status="ok", reason="")
-    return row
+
+def window_reasons(
+    quality_db: np.ndarray,
+    pulse_db: np.ndarray,
+    face: np.ndarray,
+    settings: TaskSettings,
+) -> list[str]:
+    """Why each window gets no rate (``""``: it gets one): no face in most of its frames
+    (:data:`MIN_FACE_FRACTION`), a quality index below ``settings.min_quality_db`` (noise),
+    or a rate its input does not show (``pulse_db`` below ``settings.min_pulse_db``: what
+    the denoiser makes of a still image)."""
+    reasons = []
+    for quality, pulse, found in zip(quality_db, pulse_db, face, strict=True):
+        if found < MIN_FACE_FRACTION:
+            reasons.append("no face")
+        elif not (np.isfinite(quality) and quality >= settings.min_quality_db):
+            reasons.append(f"quality below {settings.min_quality_db:g} dB")
+        elif not (np.isfinite(pulse) and pulse >= settings.min_pulse_db):
+            reasons.append(
+                f"no pulse at this rate in the video (below {settings.min_pulse_db:g} dB)"
+            )
+        else:
+            reasons.append("")
+    return reasons
 
 
 def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
@@ -148,7 +207,7 @@ def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
         return Timeline(
             pd.DataFrame(columns=RATE_COLUMNS),
             pd.DataFrame(columns=["time_s", "can", "denoised"]),
-            pd.DataFrame([hrv], columns=HRV_COLUMNS),
+            pd.DataFrame([hrv], columns=HRV_COLUMNS) if task == "hr" else None,
             failed=reason,
         )
     corruption = open_group(store, f"corruption_{task}")
@@ -174,7 +233,30 @@ def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
     rates = pd.DataFrame(
         [{**identity, **row} for row in rows],
         columns=[*identity, "start_s", "end_s", "time_s", "rate", "quality_db", "true_rate"],
-    ).rename(columns={"start_s": "window_start_s", "end_s": "window_end_s"})[RATE_COLUMNS]
+    ).rename(columns={"start_s": "window_start_s", "end_s": "window_end_s"})
+    # What the denoiser was given: the CAN signal, with the corruption cancelled first
+    # when the denoiser cancels it.
+    source = (
+        denoised_group["cancelled"].values
+        if "cancelled" in denoised_group
+        else corruption["can_conditioned"].values
+    )
+    rates["pulse_db"] = pulse_support_db(
+        metrics.normalise_for_evaluation(source, fs, settings.band),
+        fs,
+        rates["rate"].to_numpy(float),
+        rates["window_start_s"].to_numpy(float),
+        settings,
+    )
+    rates["reason"] = window_reasons(
+        rates["quality_db"].to_numpy(float),
+        rates["pulse_db"].to_numpy(float),
+        _face_in_windows(store, rates, float(corruption["time_out"].values[0])),
+        settings,
+    )
+    rates["peak_rate"] = rates["rate"]
+    rates["rate"] = rates["rate"].where(rates["reason"] == "")
+    rates = rates[RATE_COLUMNS]
     waveforms = pd.DataFrame(
         {"time_s": corruption["time_out"].values, "can": corruption["can_conditioned"].values}
     )
@@ -183,20 +265,47 @@ def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
     waveforms["denoised"] = denoised
     if wave is not None:
         waveforms["truth"] = wave
-    if task != "hr":
-        hrv_row = {"status": "skipped", "reason": "HRV is measured on the pulse (task hr)"}
-    elif rates.empty:
-        hrv_row = {"status": "skipped", "reason": "shorter than one timeline window"}
-    else:
-        quality = float(np.median(rates["quality_db"].to_numpy(float)))
-        hrv_row = hrv_measures(
-            metrics.normalise_for_evaluation(denoised, fs, settings.band),
-            fs,
-            quality,
-            settings.hrv_min_quality_db,
+    hrv = None
+    if task == "hr":
+        hrv = pd.DataFrame(
+            [{**identity, **_hrv_row(rates, denoised, fs, settings)}], columns=HRV_COLUMNS
         )
-    hrv = pd.DataFrame([{**identity, **hrv_row}], columns=HRV_COLUMNS)
     return Timeline(rates, waveforms, hrv)
+
+
+def _face_in_windows(store: Path, rates: pd.DataFrame, start: float) -> np.ndarray:
+    """The share of each window's frames with the tracked face (ones without tracking)."""
+    prepared = open_group(store, "prepared")
+    if "face_found" not in prepared:
+        return np.ones(len(rates))
+    return face_fractions(
+        prepared["time"].values,
+        prepared["face_found"].values,
+        start + rates["window_start_s"].to_numpy(float),
+        start + rates["window_end_s"].to_numpy(float),
+    )
+
+
+def _hrv_row(
+    rates: pd.DataFrame, denoised: np.ndarray, fs: float, settings: TaskSettings
+) -> dict[str, Any]:
+    """The HRV of an HR timeline (withheld, with the reason, where it cannot be trusted)."""
+    if settings.task != "hr":
+        raise ValueError("HRV: measured on the pulse (task hr) only")
+    reliable = rates["reason"] == ""
+    if rates.empty or not reliable.any():
+        reason = "shorter than one timeline window" if rates.empty else "no window with a rate"
+        return {"status": "withheld", "reason": reason}
+    if not reliable.all():
+        # The beats of unreliable windows (no face, noise) would enter the intervals.
+        return {"status": "withheld", "reason": f"{(~reliable).sum()} window(s) without a rate"}
+    return hrv_measures(
+        metrics.normalise_for_evaluation(denoised, fs, settings.band),
+        fs,
+        settings.band,
+        quality_db=float(np.median(rates["quality_db"].to_numpy(float))),
+        min_quality_db=settings.hrv_min_quality_db,
+    )
 
 
 def timeline_job(
@@ -205,19 +314,22 @@ def timeline_job(
     *,
     rates: Path,
     waveforms: Path,
-    hrv: Path,
+    hrv: Path | None = None,
     figure: Path | None = None,
 ) -> str:
-    """The timeline job: :func:`video_timeline`, written as three CSVs and a figure (the
-    rate over time beside the truth, and the quality). Returns the job's one-line summary."""
+    """The timeline job: :func:`video_timeline`, written as CSVs (the HRV one for HR only)
+    and a figure (the rate over time beside the truth, and the quality). Returns the job's
+    one-line summary."""
     from distraction import figures
     from distraction.files import write_csv
 
     result = video_timeline(store, settings)
     write_csv(result.rates, rates)
     write_csv(result.waveforms, waveforms)
-    write_csv(result.hrv, hrv)
-    name = f"{result.hrv['dataset'].iloc[0]}/{result.hrv['video'].iloc[0]}"
+    if result.hrv is not None and hrv is not None:
+        write_csv(result.hrv, hrv)
+    identity = _identity(store)
+    name = f"{identity['dataset']}/{identity['video']}"
     if figure is not None:
         if result.failed:
             figures.failure_note(figure, f"{name} ({settings.task.upper()})", result.failed)
@@ -225,8 +337,10 @@ def timeline_job(
             figures.plot_timeline(result.rates, figure, task=settings.task, title=name)
     if result.failed:
         return f"timeline {store} ({settings.task}): failed: {result.failed}"
-    median = float(np.median(result.rates["rate"])) if len(result.rates) else math.nan
+    hrv_status = "" if result.hrv is None else f", HRV {result.hrv['status'].iloc[0]}"
+    if result.status != "ok":
+        return f"timeline {store} ({settings.task}): {result.status} ({result.reason}){hrv_status}"
     return (
-        f"timeline {store} ({settings.task}): {len(result.rates)} windows, median rate "
-        f"{median:.1f}/min, HRV {result.hrv['status'].iloc[0]}"
+        f"timeline {store} ({settings.task}): {len(result.reliable)} of {len(result.rates)} "
+        f"windows reliable, median rate {result.median_rate:.1f}/min{hrv_status}"
     )

@@ -263,21 +263,37 @@ def figure_files():
     ]
 
 
-def timeline_files():
-    """Every video's timeline outputs (rates, quality, HRV, waveforms, figure) per task."""
+def timeline_files(*kinds):
+    """Every video's timeline outputs per task (rates, quality, waveforms, figure; HRV for
+    HR), or only those of ``kinds``."""
     return [
         f"{RESULTS}/{dataset}/timeline/{task}/{recording}.{kind}"
         for dataset, recordings in RECORDINGS.items()
         for recording in recordings
         for task in TASKS
-        for kind in ("rates.csv", "waveforms.csv", "hrv.csv", "rates.png")
+        for kind in kinds or ("rates.csv", "waveforms.csv", "hrv.csv", "rates.png")
+        if kind != "hrv.csv" or task == "hr"
     ]
 
 
 def all_targets():
-    targets = [f"{RESULTS}/reports/summary.csv", *figure_files(), *timeline_files()]
+    targets = [
+        f"{RESULTS}/reports/summary.csv",
+        f"{RESULTS}/reports/estimates.csv",
+        *figure_files(),
+        *timeline_files(),
+    ]
     if config["reference"]["sample"]:
         targets.append(f"{RESULTS}/reference/reference_table.csv")
     if config["report"]["max_failed_fraction"] is not None:
         targets.append(f"{RESULTS}/reports/failure_check.txt")
     return targets
+
+
+def print_headline():
+    """The run's estimates per video (and errors where there is ground truth) at its end."""
+    from distraction.headline import headline
+
+    reports = Path(RESULTS) / "reports"
+    if (reports / "estimates.csv").is_file():
+        print(headline(reports))

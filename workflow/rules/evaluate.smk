@@ -72,11 +72,12 @@ rule aggregate:
         failures=report(
             f"{RESULTS}/reports/failures.csv", caption="../report/failures.rst", category="Tables"
         ),
-        agreement_hr=report(
-            f"{RESULTS}/reports/agreement_hr.png", caption="../report/agreement.rst", category="Agreement"
-        ),
-        agreement_br=report(
-            f"{RESULTS}/reports/agreement_br.png", caption="../report/agreement.rst", category="Agreement"
+        # One plot per task with ground truth (none without it).
+        agreement=report(
+            directory(f"{RESULTS}/reports/agreement"),
+            patterns=["{name}.png"],
+            caption="../report/agreement.rst",
+            category="Agreement",
         ),
     params:
         outdir=lambda w, output: os.path.dirname(output.summary),
@@ -90,7 +91,8 @@ rule aggregate:
 
 
 # Per video, without ground truth: the rate over time in short sliding windows with a
-# quality index per window, HRV (HR, when the quality allows) and the waveforms.
+# quality index per window (no rate where it is too low or the face is gone), the
+# waveforms, and for HR the HRV (timeline_hr: the same rule with the HRV table).
 rule timeline:
     input:
         prepared=group_file("prepared"),
@@ -103,23 +105,62 @@ rule timeline:
             category="Timelines",
         ),
         waveforms=f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.waveforms.csv",
-        hrv=f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.hrv.csv",
         figure=report(
             f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.rates.png",
             caption="../report/timeline.rst",
             category="Timelines",
         ),
+    wildcard_constraints:
+        task="br",
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         settings=lambda w: settings_json(w.task, "conditioning", "timeline"),
+        # --hrv for an HR timeline (timeline_hr), whose outputs include the HRV table.
+        hrv=lambda w, output: f"--hrv={shlex.quote(output.hrv)}" if "hrv" in output.keys() else "",
     log:
         f"{RESULTS}/logs/{{dataset}}/timeline_{{task}}/{{recording}}.log",
     conda:
         "../../envs/distraction.yaml"
     shell:
         "distraction timeline --store={params.store:q} --task={wildcards.task} "
-        "--rates={output.rates:q} --waveforms={output.waveforms:q} --hrv={output.hrv:q} "
+        "--rates={output.rates:q} --waveforms={output.waveforms:q} {params.hrv} "
         "--figure={output.figure:q} --settings={params.settings:q} 2> {log:q}"
+
+
+use rule timeline as timeline_hr with:
+    output:
+        rates=report(
+            f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.rates.csv",
+            caption="../report/timeline.rst",
+            category="Timelines",
+        ),
+        waveforms=f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.waveforms.csv",
+        figure=report(
+            f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.rates.png",
+            caption="../report/timeline.rst",
+            category="Timelines",
+        ),
+        hrv=f"{RESULTS}/{{dataset}}/timeline/{{task}}/{{recording}}.hrv.csv",
+    wildcard_constraints:
+        task="hr",
+
+
+# The headline: one row per video and task (median rate and quality, HRV, or why there is
+# none), printed where a run ends.
+rule estimates:
+    input:
+        statuses=status_files,
+        rates=lambda w: timeline_files("rates.csv"),
+        hrv=lambda w: timeline_files("hrv.csv"),
+    output:
+        report(f"{RESULTS}/reports/estimates.csv", caption="../report/estimates.rst", category="Tables"),
+    log:
+        f"{RESULTS}/logs/estimates.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction estimates --output={output:q} --statuses {input.statuses:q} "
+        "--rates {input.rates:q} --hrv {input.hrv:q} 2> {log:q}"
 
 
 # report.max_failed_fraction (for CI): a job of its own, so that its failure leaves the

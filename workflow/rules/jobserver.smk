@@ -21,8 +21,10 @@ def stop_job_server():
         jobserver.stop(_job_server.pop("process"))
 
 
+# Snakemake keeps one onsuccess handler: the run's headline (common.smk) is printed here.
 onsuccess:
     stop_job_server()
+    print_headline()
 
 
 onerror:

@@ -54,6 +54,7 @@ class DatasetLoader(Protocol):
 
     name: str
     root: Path
+    format: str
 
     def list_recordings(self) -> list[Recording]: ...
 
