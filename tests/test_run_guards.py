@@ -109,3 +109,17 @@ def test_outputs_of_videos_no_longer_in_the_input_are_removed(tmp_path: Path) ->
         path.write_text("x")
     assert remove_stale_outputs(out, ["a.b/my.clip"]) == 1
     assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)
+
+
+def test_a_failed_workflow_shows_the_end_of_its_log(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from distraction.errors import InputError
+    from distraction.run import _finish
+
+    log = tmp_path / "run.log"
+    log.write_text("".join(f"line {i}\n" for i in range(40)) + "WorkflowError: bad config\n")
+    with pytest.raises(InputError, match=r"the workflow failed \(snakemake exit 1\)"):
+        _finish(tmp_path, tmp_path / "v.avi", ["v"], "hr", 1, log, False)
+    err = capsys.readouterr().err
+    assert "WorkflowError: bad config" in err and "line 26" in err and "line 25" not in err

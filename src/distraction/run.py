@@ -30,6 +30,8 @@ from distraction.errors import InputError
 from distraction.layouts import VIDEO_EXTENSIONS, recording_ids
 
 DATASET = "videos"
+#: Lines of Snakemake's log shown when the workflow itself fails.
+LOG_TAIL_LINES = 15
 
 
 def find_snakefile() -> Path:
@@ -317,6 +319,9 @@ def _finish(
         )
     print(f"  logs: {out / 'logs'}/ (the workflow's: {log_path.name})")
     if returncode != 0:
+        # The end of Snakemake's log says what stopped it.
+        tail = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        print("\n".join(["... end of " + str(log_path) + ":", *tail]), file=sys.stderr)
         raise InputError(
             f"{out}: the workflow failed (snakemake exit {returncode}); see {log_path}"
         )
