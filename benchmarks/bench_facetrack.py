@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO
 
 TEST_FACES = [f"face_{i:03d}.jpg" for i in range(50, 61)]
-FIT_FACES = [f"face_{i:03d}.jpg" for i in range(1, 41, 2)]
+FIT_FACES = [f"face_{i:03d}.jpg" for i in range(1, 41)]
 
 
 def framed(image: np.ndarray, face_fraction: float) -> np.ndarray:
@@ -204,22 +204,28 @@ def measure(args) -> list[dict]:
 
 
 def fit(args) -> None:
-    """BlazeFace's raw box against the cascade's on the first frame of clean clips."""
-    import distraction.blazeface as bf
+    """BlazeFace's detection against the cascade's box on the first frame of clean clips of
+    the fitting photos: the constants of :data:`distraction.blazeface.HAAR_CONVENTION`."""
     from distraction import photo as ph
+    from distraction.blazeface import BlazeFace
     from distraction.facetrack import detect_faces, face_detector
 
-    bf.HAAR_CONVENTION.update(dx=0.0, dy=0.0, scale=1.0)
-    blaze, cascade = bf.BlazeFace(), face_detector()
+    blaze, cascade = BlazeFace(), face_detector()
     rows = []
     for name in FIT_FACES:
         image = framed(ph.read_photo(args.faces / name), 0.4)
         identity = ph.photo_identity(image, width=args.width, height=args.height)
         frame = np.round(identity.image * 255).astype(np.uint8)
-        h, b = detect_faces(cascade, frame), blaze.detect(frame)
-        if len(h) and len(b):
-            (hx, hy, hs), (bx, by, bs) = centres(h[:1, :4])[0], centres(b[:1, :4])[0]
-            rows.append([(hx - bx) / bs, (hy - by) / bs, hs / bs])
+        haar, raw = detect_faces(cascade, frame), blaze.detect_raw(frame)
+        if len(haar) and len(raw):
+            (hx, hy, hs), box, eyes = centres(haar[:1, :4])[0], raw[0, :4], raw[0, 4:8]
+            across = eyes[2:4] - eyes[0:2]
+            down = np.array([-across[1], across[0]])
+            offset = np.array([hx, hy]) - (eyes[0:2] + eyes[2:4]) / 2
+            length2 = float(across @ across)
+            rows.append(
+                [offset @ across / length2, offset @ down / length2, hs / (box[2] - box[0])]
+            )
     r = np.asarray(rows)
     print(
         f"{len(r)} photos: median dx, dy, scale = {np.median(r, axis=0).round(3)}, "

@@ -33,12 +33,14 @@ INPUT_SIDE = 128
 MIN_SCORE = 0.5
 #: Detections overlapping a better one by more than this IoU are merged into it.
 SUPPRESSION_IOU = 0.3
-#: BlazeFace's box (centre cx, cy; width w) to the cascade's square: centre
-#: ``cx + dx * w, cy + dy * w``, side ``scale * w``. Medians over frames rendered from photos
-#: face_001..face_039 (odd) of ``../shared/faces``, the face 0.4 of a 320x240 frame, against
-#: the cascade's box (``benchmarks/bench_facetrack.py --fit``); dx is set to 0, as a face is
-#: symmetric (the fit's -0.016 is well within its spread of 0.04 over faces).
-HAAR_CONVENTION = {"dx": 0.0, "dy": -0.14, "scale": 1.08}
+#: BlazeFace's detection to the cascade's square box: centre at the eyes' midpoint plus
+#: ``dx`` times the eyes' distance along the eye line and ``dy`` times it toward the mouth;
+#: side ``scale`` times BlazeFace's box width. Anchoring the centre on the eyes agrees with
+#: the cascade better than BlazeFace's own box centre does (its spread over faces is half).
+#: Medians over frames rendered from photos face_001..face_040 of ``../shared/faces``, the
+#: face 0.4 of a 320x240 frame (``benchmarks/bench_facetrack.py --fit``); dx is set to 0,
+#: as a face is symmetric (the fit's -0.003 is well within its spread of 0.05).
+HAAR_CONVENTION = {"dx": 0.0, "dy": 0.249, "scale": 1.098}
 
 
 def _anchors() -> NDArray[np.float32]:
@@ -117,7 +119,7 @@ class BlazeFace:
     def detect(
         self, frame: NDArray[np.uint8], *, region: tuple[int, int, int, int] | None = None
     ) -> NDArray[np.float64]:
-        """Faces of an RGB frame (or of a region of it).
+        """Faces of an RGB frame (or of a region of it), as the cascade's boxes.
 
         Parameters
         ----------
@@ -131,15 +133,25 @@ class BlazeFace:
         Returns
         -------
         ndarray, shape (K, 5)
-            ``x, y, w, h`` (pixels of the frame, the cascade's convention) and the score in
-            [0, 1], largest face first.
+            ``x, y, w, h`` (pixels of the frame, the cascade's convention:
+            :data:`HAAR_CONVENTION`) and the score in [0, 1], largest face first.
         """
+        raw = self.detect_raw(frame, region=region)
+        faces = np.column_stack([_haar_convention(raw[:, :4], raw[:, 4:8]), raw[:, 8]])
+        return faces[np.argsort(-faces[:, 2] * faces[:, 3], kind="stable")]
+
+    def detect_raw(
+        self, frame: NDArray[np.uint8], *, region: tuple[int, int, int, int] | None = None
+    ) -> NDArray[np.float64]:
+        """BlazeFace's own detections, as :meth:`detect` finds them: ``(K, 9)`` rows of its
+        box ``x0, y0, x1, y1``, the person's right and left eye ``x, y`` (pixels of the
+        frame) and the score."""
         height, width = frame.shape[:2]
         x0, y0, x1, y1 = (0, 0, width, height) if region is None else region
         x0, y0 = max(0, int(x0)), max(0, int(y0))
         x1, y1 = min(width, int(x1)), min(height, int(y1))
         if x1 - x0 < 8 or y1 - y0 < 8:
-            return np.zeros((0, 5))
+            return np.zeros((0, 9))
         image = frame[y0:y1, x0:x1]
         # Letterbox: the longer side to 128 px, centred, zero padding (as MediaPipe).
         side = max(x1 - x0, y1 - y0)
@@ -158,7 +170,7 @@ class BlazeFace:
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100, 100)))
         keep = scores >= self.min_score
         if not keep.any():
-            return np.zeros((0, 5))
+            return np.zeros((0, 9))
         raw, scores, anchors = raw[keep].astype(np.float64), scores[keep], _ANCHORS[keep]
         cx = raw[:, 0] / INPUT_SIDE + anchors[:, 0]
         cy = raw[:, 1] / INPUT_SIDE + anchors[:, 1]
@@ -171,20 +183,17 @@ class BlazeFace:
         boxes = boxes * INPUT_SIDE
         boxes[:, 0::2] = (boxes[:, 0::2] - ix) / scale + x0
         boxes[:, 1::2] = (boxes[:, 1::2] - iy) / scale + y0
-        faces = np.column_stack([_haar_convention(boxes[:, :4], boxes[:, 4:8]), scores])
-        return faces[np.argsort(-faces[:, 2] * faces[:, 3], kind="stable")]
+        return np.column_stack([boxes, scores])
 
 
 def _haar_convention(xyxy: NDArray[np.float64], eyes: NDArray[np.float64]) -> NDArray[np.float64]:
-    """BlazeFace boxes (x0, y0, x1, y1) as the cascade's square ``x, y, w, h``; the offset
-    is along the face's own axes (from its eyes: a face on its side is moved toward its
-    forehead, not up the frame)."""
+    """BlazeFace boxes (x0, y0, x1, y1) and eyes (right x, y, left x, y) as the cascade's
+    square ``x, y, w, h`` (:data:`HAAR_CONVENTION`); the offset is along the face's own axes,
+    so a face on its side is handled alike."""
     w = xyxy[:, 2] - xyxy[:, 0]
     across = eyes[:, 2:4] - eyes[:, 0:2]  # the person's right eye to the left: image +x
-    across /= np.maximum(np.linalg.norm(across, axis=1, keepdims=True), 1e-9)
-    down = np.column_stack([-across[:, 1], across[:, 0]])
-    offset = (HAAR_CONVENTION["dx"] * across + HAAR_CONVENTION["dy"] * down) * w[:, None]
-    cx = (xyxy[:, 0] + xyxy[:, 2]) / 2 + offset[:, 0]
-    cy = (xyxy[:, 1] + xyxy[:, 3]) / 2 + offset[:, 1]
+    down = np.column_stack([-across[:, 1], across[:, 0]])  # unit-free: scaled by distance
+    middle = (eyes[:, 0:2] + eyes[:, 2:4]) / 2
+    centre = middle + HAAR_CONVENTION["dx"] * across + HAAR_CONVENTION["dy"] * down
     side = HAAR_CONVENTION["scale"] * w
-    return np.column_stack([cx - side / 2, cy - side / 2, side, side])
+    return np.column_stack([centre[:, 0] - side / 2, centre[:, 1] - side / 2, side, side])
