@@ -159,7 +159,7 @@ FACE_CHOICE = (
     "seen meanwhile"
 )
 #: Feature points seeded on the face, at most.
-MAX_POINTS = 80
+MAX_POINTS = 50
 #: Fewer points than this left on the face and the flow is not trusted (the face is lost
 #: unless the detector finds it).
 MIN_POINTS = 8
@@ -182,8 +182,10 @@ MISSES_TO_LOSE = 2
 #: is that face; one not seen in this many searches in a row is forgotten.
 OTHER_FACE_IOU = 0.3
 OTHER_FACE_MISSES = 3
+#: The flow runs on the frame halved until the face is at most about this many pixels across.
+FLOW_FACE_PX = 96
 #: Optical flow window and pyramid levels.
-FLOW_WINDOW = (21, 21)
+FLOW_WINDOW = (15, 15)
 FLOW_LEVELS = 3
 _FLOW_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
 
@@ -359,6 +361,8 @@ class FaceFollower:
         self._last_points = np.zeros((0, 2), np.float32)
         self._seeded = 0
         self._motion = (1.0, 0.0, np.zeros(2))  # key frame -> current frame
+        self._flow_scale = 1.0  # of the key frame's flow image
+        self._small: tuple[tuple[int, float], NDArray[np.uint8]] | None = None
         self._track: FaceTrack | None = None
 
     @property
@@ -373,10 +377,28 @@ class FaceFollower:
 
     # -- flow ----------------------------------------------------------------------------
 
+    def _flow_image(self, grey: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The frame being added at the key frame's flow scale (built once per frame)."""
+        key = (self.count, self._flow_scale)
+        if self._small is None or self._small[0] != key:
+            image = grey
+            if self._flow_scale < 1:
+                image = cv2.resize(
+                    grey, None, fx=self._flow_scale, fy=self._flow_scale,
+                    interpolation=cv2.INTER_AREA,
+                )  # fmt: skip
+            self._small = (key, image)
+        return self._small[1]
+
     def _seed(self, grey: NDArray[np.uint8]) -> None:
-        """New key frame: points on the central part of the current box."""
+        """New key frame: points on the central part of the current box, on the frame
+        halved until the face is at most about :data:`FLOW_FACE_PX` across there (the flow
+        costs a quarter for each halving, and a face that size still has the texture)."""
         assert self._current is not None
-        cx, cy, side = self._current
+        halvings = max(0, round(math.log2(max(self._current[2], 1.0) / FLOW_FACE_PX)))
+        self._flow_scale = 0.5**halvings
+        grey = self._flow_image(grey)
+        cx, cy, side = self._current * self._flow_scale
         half = SEED_REGION * side / 2
         height, width = grey.shape
         mask = np.zeros_like(grey)
@@ -401,6 +423,7 @@ class FaceFollower:
         followed."""
         if self._key_grey is None or self._alive.sum() < MIN_POINTS:
             return False
+        grey = self._flow_image(grey)
         key = self._key_points[self._alive]
         guess = self._last_points[self._alive].copy()
         forward, status, _ = cv2.calcOpticalFlowPyrLK(
@@ -433,7 +456,8 @@ class FaceFollower:
         kept[np.flatnonzero(good)[inliers]] = True
         self._alive[alive[~kept]] = False
         self._last_points[alive[kept]] = forward[kept]
-        self._motion = (scale, angle, shift)
+        # Fitted on the flow's scale: the same scale and turn, the shift in frame pixels.
+        self._motion = (scale, angle, shift / self._flow_scale)
         self._current = self._moved(self._key_box)
         return True
 
