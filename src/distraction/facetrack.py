@@ -175,6 +175,9 @@ FORWARD_BACKWARD_PX = 0.7
 #: Points further than this from the fitted motion (pixels, and times the median residual)
 #: are left out of the fit.
 OUTLIER_PX = 1.0
+#: Where the face has too little texture for the flow, the box moves this fraction of the
+#: way to each detection (run on every frame then): an average over about 10 frames.
+FALLBACK_GAIN = 1.0 - math.exp(-1.0 / 10)
 #: A face is lost when this many detections in a row do not find it, or at once when the
 #: flow fails too, or when less than half its box is inside the frame.
 MISSES_TO_LOSE = 2
@@ -408,7 +411,7 @@ class FaceFollower:
         if x1 - x0 >= 4 and y1 - y0 >= 4:
             mask[y0:y1, x0:x1] = 255
             points = cv2.goodFeaturesToTrack(
-                grey, MAX_POINTS, 0.01, max(2.0, side / 25), mask=mask, blockSize=5
+                grey, MAX_POINTS, 0.001, max(1.0, side / 30), mask=mask, blockSize=3
             )
         self._key_grey = grey
         self._key_points = np.zeros((0, 2), np.float32) if points is None else points.reshape(-1, 2)
@@ -552,6 +555,7 @@ class FaceFollower:
             self._lose()
             flowed = False
         scheduled = self.count % self.detect_every == 0
+        seeded = False
         if scheduled or (self._tracking and not flowed):
             face = self._detect(frame)
             if face is None:
@@ -567,6 +571,10 @@ class FaceFollower:
                 target = _centre_side(face[:4])
                 if self._tracking and flowed:
                     self._correct(target)
+                elif self._tracking and self._seeded < MIN_POINTS and self._current is not None:
+                    # Too little texture on the face for the flow (a small or plain face):
+                    # the detections, run on every frame, averaged.
+                    self._current = self._current + FALLBACK_GAIN * (target - self._current)
                 else:
                     if not self._ever_found:  # frames before the first face: its box
                         self._boxes = [_xywh(target)] * len(self._boxes)
@@ -577,7 +585,9 @@ class FaceFollower:
                 self._misses = 0
                 if not flowed:
                     self._seed(grey)
-        if self._tracking and self._alive.sum() < max(MIN_POINTS, RESEED_FRACTION * self._seeded):
+                    seeded = True
+        few = self._alive.sum() < max(MIN_POINTS, RESEED_FRACTION * self._seeded)
+        if self._tracking and few and not seeded:
             self._seed(grey)
         box = _xywh(self._current) if self._current is not None else np.full(4, np.nan)
         self._boxes.append(box)
