@@ -557,21 +557,25 @@ class FaceFollower:
         scheduled = self.count % self.detect_every == 0
         seeded = False
         if scheduled or (self._tracking and not flowed):
+            # A face too plain for the flow is detected on every frame: its misses count
+            # per frame, as many frames as the misses of a scheduled detection.
+            plain = self._tracking and self._seeded < MIN_POINTS
             face = self._detect(frame)
             if face is None:
                 if self._tracking:
-                    if not flowed:
+                    if not flowed and not plain:
                         self._lose()
                     else:
                         self._first_miss = self._first_miss if self._misses else self.count
                         self._misses += 1
-                        if self._misses >= MISSES_TO_LOSE:
+                        limit = MISSES_TO_LOSE * (self.detect_every if plain else 1)
+                        if self._misses >= limit:
                             self._lose()
             else:
                 target = _centre_side(face[:4])
                 if self._tracking and flowed:
                     self._correct(target)
-                elif self._tracking and self._seeded < MIN_POINTS and self._current is not None:
+                elif plain and self._current is not None:
                     # Too little texture on the face for the flow (a small or plain face):
                     # the detections, run on every frame, averaged.
                     self._current = self._current + FALLBACK_GAIN * (target - self._current)
