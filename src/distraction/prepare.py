@@ -174,7 +174,7 @@ def _resized_tracked(
     :func:`~distraction.preprocess.held_box`), in the one decoding pass that also tracks
     the face; the crop of each frame is appended to ``crops``.
 
-    A frame waits until its box is final (:attr:`FaceFollower.ready`), at once once a face
+    A frame waits until its box is final (:attr:`FaceFollower.ready`): not at all once a face
     is found. Until then at most ``lag + detect_every`` frames wait: older ones
     are let go and decoded again once the face is found, so a face that shows late costs a
     second read of the frames before it, not the memory of them. No face in any frame is
