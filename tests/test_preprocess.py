@@ -6,6 +6,8 @@ from distraction.preprocess import (
     RunningMoments,
     centre_square_box,
     crop_resize,
+    crop_resize_subpixel,
+    face_square,
     face_square_box,
     held_box,
     normalised_difference,
@@ -82,3 +84,35 @@ def test_face_crop_falls_back_to_the_centre_without_a_face() -> None:
     blank = np.full((120, 160, 3), 128, dtype=np.uint8)
     assert choose_crop(blank, "face", 1.6) == ((20, 0, 120), "centre (no face found)")
     assert choose_crop(blank, "centre", 1.6) == ((20, 0, 120), "centre")
+
+
+def test_a_subpixel_crop_at_whole_pixels_is_the_area_crop() -> None:
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    small, large = crop_resize_subpixel(frame, (10.0, 5.0, 48.0), 12, 36)
+    expected_small, expected_large = crop_resize(frame, (10, 5, 48), 12, 36)
+    np.testing.assert_allclose(small, expected_small, atol=1e-4)
+    np.testing.assert_allclose(large, expected_large, atol=1e-4)
+
+
+def test_a_subpixel_crop_moves_with_its_box_by_fractions_of_a_pixel() -> None:
+    # A horizontal ramp of 2 grey levels per pixel: a crop whose box moves right by 0.25 px
+    # sees every value 0.5 higher (away from the edges, where the resampling reaches past
+    # the box), and the same box at x0 + 1 sees 2 higher.
+    ramp = np.tile((2.0 * np.arange(100))[None, :, None], (40, 1, 3)).astype(np.uint8)
+    (at,) = crop_resize_subpixel(ramp, (30.0, 2.0, 32.0), 16)
+    (quarter,) = crop_resize_subpixel(ramp, (30.25, 2.0, 32.0), 16)
+    (whole,) = crop_resize_subpixel(ramp, (31.0, 2.0, 32.0), 16)
+    inner = (slice(2, -2), slice(2, -2))
+    np.testing.assert_allclose((quarter - at)[inner], 0.5, atol=1e-3)
+    np.testing.assert_allclose((whole - at)[inner], 2.0, atol=1e-3)
+    # Output pixel u covers frame pixels x0 + 2u .. x0 + 2u + 2: its mean ramp value.
+    np.testing.assert_allclose(at[8, 4, 0], 2.0 * (30 + 2 * 4 + 0.5), atol=1e-3)
+
+
+def test_the_face_square_is_centred_on_the_face_and_kept_in_the_frame() -> None:
+    assert face_square((40.5, 30.25, 20.0, 20.0), 120, 160, 1.5) == (35.5, 25.25, 30.0)
+    # Near the left edge: moved inside, not shrunk.
+    assert face_square((2.0, 30.0, 20.0, 20.0), 120, 160, 1.5) == (0.0, 25.0, 30.0)
+    # Larger than the frame's height: the height.
+    assert face_square((50.0, 10.0, 100.0, 100.0), 120, 160, 1.6) == (40.0, 0.0, 120.0)

@@ -4,8 +4,8 @@ Two passes keep memory flat whatever the video length: the first streams decoded
 frames, writes raw CAN inputs chunk by chunk and accumulates their moments; the
 second standardises the stored chunks in place. Only 36×36 and 34×34 copies of a
 chunk of frames are ever held, never the full-resolution video: a tracked face is
-followed in the first pass too, each frame waiting in full resolution only until its
-smoothed face box is known (half the smoothing length, :func:`_resized_tracked`).
+followed in the first pass too, each frame waiting in full resolution only while no face is
+found yet (:func:`_resized_tracked`).
 """
 
 from __future__ import annotations
@@ -27,14 +27,18 @@ import numpy as np
 from tqdm import tqdm
 
 from distraction import __version__
+from distraction.blazeface import BlazeFace
 from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
 from distraction.errors import InputError, failure_reason
-from distraction.facetrack import FaceFollower, FaceTrack, detect_faces, face_detector
+from distraction.facetrack import FACE_CHOICE, FaceFollower, FaceTrack
 from distraction.preprocess import (
     Box,
     RunningMoments,
+    SubpixelBox,
     centre_square_box,
     crop_resize,
+    crop_resize_subpixel,
+    face_square,
     face_square_box,
     held_box,
     normalised_difference,
@@ -113,8 +117,8 @@ def _opencv_sequential() -> Iterator[None]:
 
 
 def detect_face_box(frame: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Largest frontal face found by OpenCV's bundled Haar cascade, or None."""
-    faces = detect_faces(face_detector(), frame)
+    """Largest face BlazeFace finds (:mod:`distraction.blazeface`), or None."""
+    faces = BlazeFace().detect(frame)
     if len(faces) == 0:
         return None
     x, y, w, h = (round(float(v)) for v in faces[0, :4])
@@ -144,15 +148,16 @@ def _check_shape(recording: Recording, index: int, frame: np.ndarray, shape: tup
         )
 
 
-def _box(boxes: Sequence[Box], index: int) -> Box:
+def _box(boxes: Sequence[T], index: int) -> T:
     """The crop of frame ``index``: one box for every frame, or one per frame."""
     return boxes[min(index, len(boxes) - 1)]
 
 
-def _face_square(face: np.ndarray, shape: tuple, face_scale: float) -> Box:
-    """The square crop around a face box ``x, y, w, h`` of a frame of ``shape``."""
-    x, y, w, h = map(round, face.tolist())
-    return face_square_box((x, y, w, h), shape[0], shape[1], face_scale)
+def _face_square(face: np.ndarray, shape: tuple, face_scale: float) -> SubpixelBox:
+    """The square crop around a face box ``x, y, w, h`` of a frame of ``shape``, to a
+    fraction of a pixel."""
+    x, y, w, h = face.tolist()
+    return face_square((x, y, w, h), shape[0], shape[1], face_scale)
 
 
 def _resized_tracked(
@@ -163,15 +168,16 @@ def _resized_tracked(
     shape: tuple,
     face_scale: float,
     crop_tolerance: float,
-    crops: list[Box],
+    crops: list[SubpixelBox],
 ) -> Iterator[ResizedFrame]:
-    """``(timestamp, 36×36, 34×34 crop)`` of each frame, cropped around its face
-    (:func:`~distraction.preprocess.held_box`: held while the face stays within
-    ``crop_tolerance``), in the one decoding pass that also tracks the face; the crop of
-    each frame is appended to ``crops``.
+    """``(timestamp, 36×36, 34×34 crop)`` of each frame, cropped around its face to a
+    fraction of a pixel (:func:`~distraction.preprocess.crop_resize_subpixel`; with a
+    ``crop_tolerance`` above 0, held while the face stays within it:
+    :func:`~distraction.preprocess.held_box`), in the one decoding pass that also tracks
+    the face; the crop of each frame is appended to ``crops``.
 
-    A frame waits until its box is final (:attr:`FaceFollower.ready`), ``lag`` frames
-    once a face is found. Until then at most ``lag + detect_every`` frames wait: older ones
+    A frame waits until its box is final (:attr:`FaceFollower.ready`): not at all once a face
+    is found. Until then at most ``lag + detect_every`` frames wait: older ones
     are let go and decoded again once the face is found, so a face that shows late costs a
     second read of the frames before it, not the memory of them. No face in any frame is
     bad input.
@@ -183,7 +189,7 @@ def _resized_tracked(
     def crop(index: int, timestamp: float, frame: np.ndarray) -> ResizedFrame:
         candidate = _face_square(follower.box(index), shape, face_scale)
         crops.append(held_box(crops[-1] if crops else None, candidate, crop_tolerance))
-        return (float(timestamp), *crop_resize(frame, crops[-1], CAN_SIZE, FRAME_SIZE))
+        return (float(timestamp), *crop_resize_subpixel(frame, crops[-1], CAN_SIZE, FRAME_SIZE))
 
     def emit(stop: int) -> Iterator[ResizedFrame]:
         nonlocal dropped, done
@@ -372,8 +378,16 @@ def prepare_recording(
         )
 
 
-def _write_track(writer: GroupWriter, track: FaceTrack, boxes: Sequence[Box], n: int) -> None:
-    """The tracked face and the crop of each of the ``n`` prepared frames."""
+def _write_track(
+    writer: GroupWriter, track: FaceTrack, boxes: Sequence[SubpixelBox], n: int
+) -> None:
+    """The tracked face and the crop of each of the ``n`` prepared frames.
+
+    ``face_found`` is the gap record evaluation reads: 0 where no face is followed (before
+    the face is first found, and from the detection that first missed a face that was then
+    lost until it is found again); the rates of windows that hold such frames are not
+    supported by the video (quality NaN).
+    """
     writer.coord("box", ["x", "y", "w", "h"])
     writer.coord("square", ["x0", "y0", "side"])
     writer.create(
@@ -383,7 +397,7 @@ def _write_track(writer: GroupWriter, track: FaceTrack, boxes: Sequence[Box], n:
         np.float32,
         chunk_len=max(n, 1),
         data=track.boxes[:n],
-        attrs={"description": "tracked face box (pixels of the decoded frame), smoothed"},
+        attrs={"description": "tracked face box (pixels of the decoded frame)"},
     )
     writer.create(
         "face_confidence",
@@ -392,7 +406,7 @@ def _write_track(writer: GroupWriter, track: FaceTrack, boxes: Sequence[Box], n:
         np.float32,
         chunk_len=max(n, 1),
         data=track.confidence[:n],
-        attrs={"description": "confidence of the detection the box comes from"},
+        attrs={"description": "score of the last detection that found the face"},
     )
     writer.create(
         "face_found",
@@ -401,16 +415,19 @@ def _write_track(writer: GroupWriter, track: FaceTrack, boxes: Sequence[Box], n:
         np.uint8,
         chunk_len=max(n, 1),
         data=track.found[:n].astype(np.uint8),
-        attrs={"description": "1: the last detection found the face; 0: box kept from before"},
+        attrs={
+            "description": "1: the face is followed; 0: a gap (no face in view: its windows "
+            "are excluded from the rates), the box kept from before it"
+        },
     )
     writer.create(
         "crop_box",
         ["time", "square"],
         (n, 3),
-        np.int32,
+        np.float64,  # the crops were cut at these exact coordinates
         chunk_len=max(n, 1),
-        data=np.asarray([_box(boxes, i) for i in range(n)], dtype=np.int32),
-        attrs={"description": "square crop x0, y0, side of each frame"},
+        data=np.asarray([_box(boxes, i) for i in range(n)], dtype=np.float64),
+        attrs={"description": "square crop x0, y0, side of each frame (pixels, fractional)"},
     )
 
 
@@ -491,7 +508,7 @@ def _prepare_recording(
 
         resized: Iterator[ResizedFrame] = iter(())
         follower: FaceFollower | None = None
-        crops: list[Box] = []  # of a tracked face, frame by frame
+        crops: list[SubpixelBox] = []  # of a tracked face, frame by frame
         source = iter(loader.iter_frames(recording))
         first = next(source, None)
         if first is None:
@@ -501,7 +518,7 @@ def _prepare_recording(
             if crop == "track":
                 follower = FaceFollower(
                     detect_every=settings.detect_every,
-                    smoothing_frames=max(1, round(settings.track_smoothing_s * fps)),
+                    correction_frames=settings.track_smoothing_s * fps,
                 )
                 crop_used = "track"
                 writer.group.attrs.update(
@@ -509,6 +526,8 @@ def _prepare_recording(
                         "detect_every": settings.detect_every,
                         "face_scale": settings.face_scale,
                         "track_smoothing_s": settings.track_smoothing_s,
+                        "face_detector": "BlazeFace short range (LiteRT)",
+                        "face_choice": FACE_CHOICE,
                         "crop_tolerance": settings.crop_tolerance,
                     }
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -12,6 +13,7 @@ import numpy.typing as npt
 _EPS = 1e-6
 
 Box = tuple[int, int, int]  # (x0, y0, side) of a square crop
+SubpixelBox = tuple[float, float, float]  # (x0, y0, side) of a square crop, in pixels
 
 
 def centre_square_box(height: int, width: int) -> Box:
@@ -35,7 +37,63 @@ def face_square_box(face: tuple[int, int, int, int], height: int, width: int, sc
     return (x0, y0, side)
 
 
-def held_box(previous: Box | None, candidate: Box, tolerance: float) -> Box:
+def face_square(
+    face: tuple[float, float, float, float], height: int, width: int, scale: float
+) -> SubpixelBox:
+    """As :func:`face_square_box`, to a fraction of a pixel (not rounded): the crop of a
+    tracked face follows it smoothly instead of in whole-pixel steps."""
+    x, y, w, h = face
+    side = min(max(w, h) * scale, height, width)
+    cx, cy = x + w / 2.0, y + h / 2.0
+    x0 = min(max(cx - side / 2.0, 0.0), width - side)
+    y0 = min(max(cy - side / 2.0, 0.0), height - side)
+    return (float(x0), float(y0), float(side))
+
+
+def crop_resize_subpixel(
+    frame: npt.NDArray[np.uint8], box: SubpixelBox, *sizes: int
+) -> tuple[npt.NDArray[np.float32], ...]:
+    """A square crop at fractional pixel coordinates, resized to each ``size``×``size``.
+
+    The whole pixels around the box are area-resized (the block averaging of
+    :func:`crop_resize`) to about each output's scale, then the fraction of a pixel is
+    resampled bilinearly; a box that moves by a tenth of a pixel moves the output by a
+    tenth of its own scale, not by a whole pixel or not at all.
+    """
+    x0, y0, side = box
+    height, width = frame.shape[:2]
+    left, top = max(0, math.floor(x0)), max(0, math.floor(y0))
+    right, bottom = min(width, math.ceil(x0 + side)), min(height, math.ceil(y0 + side))
+    region = frame[top:bottom, left:right].astype(np.float32)
+    out = []
+    for size in sizes:
+        # Given as factors (no output size), the area resize keeps this exact scale.
+        kx = ky = size / side
+        small = cv2.resize(region, None, fx=kx, fy=ky, interpolation=cv2.INTER_AREA)
+        # Output pixel u (centre u + 0.5) lies at x0 + (u + 0.5) * side / size in the frame,
+        # at (x - left) * kx - 0.5 in the area-resized region (pixel centres at integers).
+        step_x, step_y = side * kx / size, side * ky / size
+        matrix = np.array(
+            [
+                [step_x, 0.0, (x0 - left) * kx + 0.5 * step_x - 0.5],
+                [0.0, step_y, (y0 - top) * ky + 0.5 * step_y - 0.5],
+            ]
+        )
+        out.append(
+            cv2.warpAffine(
+                small,
+                matrix,
+                (size, size),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        )
+    return tuple(out)
+
+
+def held_box(
+    previous: Box | SubpixelBox | None, candidate: Box | SubpixelBox, tolerance: float
+) -> Box | SubpixelBox:
     """The crop of a frame of a tracked face: ``previous`` (the last frame's crop) while
     ``candidate`` (the crop around this frame's face) is within ``tolerance`` times the
     previous side of it, in each coordinate of its centre and in its side; else
