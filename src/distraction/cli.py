@@ -404,6 +404,7 @@ def _timeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hrv", type=Path, required=True, help="HRV CSV (one row; HR only)")
     p.add_argument("--figure", type=Path, help="rate over time beside the truth (PNG)")
     _conditioning_options(p)
+    _record_failures_option(p)
 
 
 @command(
@@ -421,6 +422,7 @@ def run_timeline(args: argparse.Namespace) -> str:
         waveforms=args.waveforms,
         hrv=args.hrv,
         figure=args.figure,
+        record_failures=args.record_failures,
     )
 
 

@@ -80,6 +80,16 @@ class Timeline:
         return float(np.median(self.rates["rate"])) if len(self.rates) else math.nan
 
 
+def failed_timeline(identity: dict[str, str], reason: str) -> Timeline:
+    """The timeline of a video that has none: no windows, no waveforms, a failed HRV row."""
+    return Timeline(
+        pd.DataFrame(columns=RATE_COLUMNS),
+        pd.DataFrame(columns=["time_s", "can", "denoised"]),
+        pd.DataFrame([{**identity, "status": "failed", "reason": reason}], columns=HRV_COLUMNS),
+        failed=reason,
+    )
+
+
 def _identity(store: Path) -> dict[str, str]:
     attrs = open_group(store, "prepared").attrs
     return {
@@ -144,13 +154,7 @@ def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
     identity = {**_identity(store), "task": task}
     if failure := upstream_failure(store, f"denoised_{task}"):
         reason = f"{failure.get('failed_stage', '')} failed: {failure['failed']}"
-        hrv = {**identity, "status": "failed", "reason": reason}
-        return Timeline(
-            pd.DataFrame(columns=RATE_COLUMNS),
-            pd.DataFrame(columns=["time_s", "can", "denoised"]),
-            pd.DataFrame([hrv], columns=HRV_COLUMNS),
-            failed=reason,
-        )
+        return failed_timeline(identity, reason)
     corruption = open_group(store, f"corruption_{task}")
     denoised_group = open_group(store, f"denoised_{task}")
     fs = float(corruption.attrs["fs_out"])
@@ -207,22 +211,50 @@ def timeline_job(
     waveforms: Path,
     hrv: Path,
     figure: Path | None = None,
+    record_failures: bool = False,
 ) -> str:
     """The timeline job: :func:`video_timeline`, written as three CSVs and a figure (the
-    rate over time beside the truth, and the quality). Returns the job's one-line summary."""
+    rate over time beside the truth, and the quality). With ``record_failures``, a failure
+    (:mod:`distraction.failures`) gives the failed timeline instead: no windows, an HRV row
+    with status ``failed`` and the reason, a figure stating it. Returns the job's summary."""
     from distraction import figures
+    from distraction.failures import recording_failures
     from distraction.report import write_csv
+    from distraction.store import video_of
 
-    result = video_timeline(store, settings)
-    write_csv(result.rates, rates)
-    write_csv(result.waveforms, waveforms)
-    write_csv(result.hrv, hrv)
-    name = f"{result.hrv['dataset'].iloc[0]}/{result.hrv['video'].iloc[0]}"
-    if figure is not None:
-        if result.failed:
-            figures.failure_note(figure, f"{name} ({settings.task.upper()})", result.failed)
-        else:
-            figures.plot_timeline(result.rates, figure, task=settings.task, title=name)
+    def write(failure):
+        _, attrs = video_of(store)
+        identity = {
+            "dataset": str(attrs.get("dataset", "")),
+            "video": str(attrs.get("recording", store.name)),
+            "task": settings.task,
+        }
+        write_outputs(failed_timeline(identity, f"timeline failed: {failure.reason}"))
+
+    def write_outputs(result: Timeline) -> None:
+        write_csv(result.rates, rates)
+        write_csv(result.waveforms, waveforms)
+        write_csv(result.hrv, hrv)
+        name = f"{result.hrv['dataset'].iloc[0]}/{result.hrv['video'].iloc[0]}"
+        if figure is not None:
+            if result.failed:
+                figures.failure_note(figure, f"{name} ({settings.task.upper()})", result.failed)
+            else:
+                figures.plot_timeline(result.rates, figure, task=settings.task, title=name)
+
+    with recording_failures(
+        f"timeline_{settings.task}",
+        lambda: video_of(store)[0],
+        record=record_failures,
+        write=write,
+        store=store,
+        output=hrv,
+        strip=str(store),
+    ) as failure:
+        result = video_timeline(store, settings)
+        write_outputs(result)
+    if failure.failed:
+        return f"timeline {store} ({settings.task}): failed: {failure.reason}"
     if result.failed:
         return f"timeline {store} ({settings.task}): failed: {result.failed}"
     median = float(np.median(result.rates["rate"])) if len(result.rates) else math.nan

@@ -15,6 +15,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from distraction import config_checks
+from distraction.failures import retry_token
 from distraction.hardware import gpu_visible
 from distraction.layouts import LayoutError, recording_ids
 
@@ -138,6 +139,28 @@ def video_threads(wildcards):
 
 def store_path(dataset, recording):
     return f"{RESULTS}/{dataset}/stores/{recording}.zarr"
+
+
+class NotRetried:
+    """The ``retry`` parameter of a job without a retry token. Snakemake records parameters
+    of builtin types only, so this one is not recorded: results made before the parameter
+    existed, or before the job's first transient failure, are not rerun for it."""
+
+    def __str__(self):
+        return ""
+
+
+def retry(job):
+    """A per-video job's ``retry`` parameter: its retry token in the video's store, renewed
+    by each transient failure the job records (``{task}`` in ``job`` is the wildcard's), so
+    Snakemake, seeing the parameter changed, reruns the job (distraction.failures)."""
+
+    def token(wildcards):
+        store = store_path(wildcards.dataset, wildcards.recording)
+        job_name = job.format(task=getattr(wildcards, "task", ""))
+        return retry_token(store, job_name) or NotRetried()
+
+    return token
 
 
 def group_file(group):

@@ -12,6 +12,7 @@ rule evaluate:
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         settings=lambda w: settings_json(w.task, "conditioning", "evaluation", "seed"),
+        retry=retry("evaluate_{task}"),
     log:
         f"{RESULTS}/logs/{{dataset}}/evaluate_{{task}}/{{recording}}.log",
     conda:
@@ -41,6 +42,7 @@ rule figures:
         ),
     params:
         store=lambda w: store_path(w.dataset, w.recording),
+        retry=retry("figures_{task}"),
     log:
         f"{RESULTS}/logs/{{dataset}}/figures_{{task}}/{{recording}}.log",
     conda:
@@ -112,6 +114,7 @@ rule timeline:
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         settings=lambda w: settings_json(w.task, "conditioning", "timeline"),
+        retry=retry("timeline_{task}"),
     log:
         f"{RESULTS}/logs/{{dataset}}/timeline_{{task}}/{{recording}}.log",
     conda:
@@ -119,7 +122,7 @@ rule timeline:
     shell:
         "distraction timeline --store={params.store:q} --task={wildcards.task} "
         "--rates={output.rates:q} --waveforms={output.waveforms:q} --hrv={output.hrv:q} "
-        "--figure={output.figure:q} --settings={params.settings:q} 2> {log:q}"
+        "--figure={output.figure:q} --settings={params.settings:q} --record-failures 2> {log:q}"
 
 
 # report.max_failed_fraction (for CI): a job of its own, so that its failure leaves the
