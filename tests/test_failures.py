@@ -305,3 +305,28 @@ def test_a_failed_timeline_is_recorded_not_raised(
     assert hrv["reason"] == f"timeline failed: {source}: MemoryError: out of memory"
     assert pd.read_csv(outputs["rates"]).empty and (tmp_path / "t.png").is_file()
     assert (store / ".retry-timeline_hr").is_file()
+
+
+def test_a_deleted_store_chunk_fails_that_video_and_names_it(
+    prepared_store: Path, tmp_path: Path
+) -> None:
+    # Zarr reads a lost chunk as NaN (the CAN then reads a wrong rate, with status ok); the
+    # readers refuse the incomplete group, and the video is a recorded failure naming it.
+    import shutil
+
+    store = tmp_path / "lost.zarr"
+    shutil.copytree(prepared_store, store)
+    source = open_group(store, "prepared").attrs["source"]
+    chunks = sorted(p for p in (store / "prepared" / "frames" / "c").rglob("*") if p.is_file())
+    assert len(chunks) > 1
+    chunks[len(chunks) // 2].unlink()
+    _infer(store)
+    record = open_group(store, "can_hr").attrs
+    assert record["failure_kind"] == "bad input" and record["failed_stage"] == "infer-can"
+    assert record["failed"].startswith(f"{source}: {store / 'prepared'}: incomplete group (")
+    assert record["failed"].endswith(
+        f"redo video {source}: remove {store / 'prepared'} and run again"
+    )
+    status = _evaluate(store, tmp_path, "lost")
+    assert (status["status"], status["reason"]) == ("failed", record["failed"])
+    assert (status["dataset"], status["video"]) == ("clips", "s01/flicker")
