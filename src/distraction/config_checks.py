@@ -9,7 +9,10 @@ Every problem is one line naming the config source and the key (or the file).
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from distraction.errors import ConfigError, InputError
@@ -21,6 +24,72 @@ NAME_MAX = 255
 LONGEST_OUTPUT_SUFFIX = len(".hr.waveforms.png")
 #: Tasks and the conditioning keys of each.
 TASKS = ("hr", "br")
+#: Largest magnitude of a number setting: beyond it no setting means anything (2**53, the
+#: largest integer a float holds exactly), and 1e300 seconds or frames only break the stages.
+MAX_NUMBER = 2.0**53
+#: Most values a configuration may expand to through YAML aliases (a few hundred is usual):
+#: nested aliases make a small file expand to millions, which no check should walk or print.
+MAX_VALUES = 100_000
+#: Longest message of a configuration error (a value is quoted in it, cut to fit).
+MAX_MESSAGE = 300
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` cut to ``limit`` characters (with '...'), so any error stays short."""
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def check_size(config: Any, source: str = "config") -> None:
+    """Refuse a configuration that expands to more than :data:`MAX_VALUES` values.
+
+    Counted over shared nodes once each (YAML aliases share them), so a file of nested
+    aliases is refused in time linear in its size, before anything expands it.
+    """
+    counts: dict[int, int] = {}
+
+    def count(node: Any) -> int:
+        key = id(node)
+        if key in counts:
+            return counts[key]
+        counts[key] = 1  # a cycle (recursive alias) counts once, then the limit ends it
+        children = node.values() if isinstance(node, Mapping) else node
+        total = 1
+        if isinstance(node, Mapping | list | tuple):
+            for child in children:
+                total += count(child)
+                if total > MAX_VALUES:
+                    break
+        counts[key] = total
+        return total
+
+    try:
+        total = count(config)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
+    if total > MAX_VALUES:
+        raise ConfigError(
+            f"{source}: expands to more than {MAX_VALUES} values (nested YAML aliases?); "
+            "write the settings out"
+        )
+
+
+def check_numbers(config: Any, source: str = "config", path: str = "") -> None:
+    """Every number is finite and at most :data:`MAX_NUMBER` in size: a JSON schema's
+    bounds let NaN through (no comparison with NaN fails), and infinity or 1e300 where a
+    setting has no upper bound."""
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            check_numbers(value, source, f"{path}/{key}" if path else str(key))
+    elif isinstance(config, list | tuple):
+        for index, value in enumerate(config):
+            check_numbers(value, source, f"{path}/{index}")
+    elif isinstance(config, int | float) and not isinstance(config, bool):
+        if not math.isfinite(config):
+            raise ConfigError(f"{source}: {path or '<top level>'}: {config} is not a finite number")
+        if abs(config) > MAX_NUMBER:
+            raise ConfigError(
+                bounded(f"{source}: {path}: {config:g} is too large (at most {MAX_NUMBER:g})")
+            )
 
 
 def check_config(config: Mapping[str, Any], source: str = "config") -> None:
@@ -31,6 +100,7 @@ def check_config(config: Mapping[str, Any], source: str = "config") -> None:
     ConfigError
         ``"<source>: <key>: <problem>"`` for the first problem found.
     """
+    check_numbers(config, source)
     check_results(config, source)
     check_dataset_names(config, source)
     check_dataset_roots_given(config, source)
@@ -53,6 +123,20 @@ def check_results(config: Mapping[str, Any], source: str = "config") -> None:
         raise ConfigError(
             f"{source}: results: '{results}' starts with '-', which the jobs' command lines "
             "would read as an option (write ./{results})"
+        )
+    path = Path(results)
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(
+            f"{source}: results: {results} is a symbolic link to {os.readlink(path)}, "
+            "which does not exist"
+        )
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{source}: results: {results} exists and is not a folder")
+    resolved = path.resolve()
+    if resolved == resolved.parent:
+        raise ConfigError(
+            f"{source}: results: {results} is the file-system root (outputs need a folder "
+            "of their own)"
         )
 
 
@@ -127,9 +211,9 @@ def check_bands(config: Mapping[str, Any], source: str = "config") -> None:
 
 
 def check_strides(config: Mapping[str, Any], source: str = "config") -> None:
-    """Windows that leave gaps are refused: an evaluation stride longer than its window
-    skips signal silently, a denoiser stride longer than its window leaves samples that no
-    window covers (no denoised value)."""
+    """Windows that leave gaps are refused: an evaluation stride (or a timeline step)
+    longer than its window skips signal silently, a denoiser stride longer than its window
+    leaves samples that no window covers (no denoised value)."""
     evaluation = config.get("evaluation", {})
     for task in TASKS:
         window, stride = evaluation.get(f"{task}_window_s"), evaluation.get(f"{task}_stride_s")
@@ -137,6 +221,14 @@ def check_strides(config: Mapping[str, Any], source: str = "config") -> None:
             raise ConfigError(
                 f"{source}: evaluation/{task}_stride_s: {stride:g} s is longer than the "
                 f"{window:g}-s window (evaluation/{task}_window_s), leaving gaps"
+            )
+    timeline = config.get("timeline", {})
+    for task in TASKS:
+        window, step = timeline.get(f"{task}_window_s"), timeline.get(f"{task}_step_s")
+        if window is not None and step is not None and step > window:
+            raise ConfigError(
+                f"{source}: timeline/{task}_step_s: {step:g} s is longer than the "
+                f"{window:g}-s window (timeline/{task}_window_s), leaving gaps"
             )
     denoise = config.get("denoise", {})
     window, stride = denoise.get("window"), denoise.get("stride")

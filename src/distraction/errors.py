@@ -10,8 +10,18 @@ class InputError(ValueError):
     """
 
 
+#: Longest message of a :class:`ConfigError`: it may quote a value of any size.
+MAX_CONFIG_MESSAGE = 1000
+
+
 class ConfigError(InputError):
-    """Invalid or unreadable configuration."""
+    """Invalid or unreadable configuration (a message of at most
+    :data:`MAX_CONFIG_MESSAGE` characters, cut with '...')."""
+
+    def __init__(self, message: str = "") -> None:
+        if len(message) > MAX_CONFIG_MESSAGE:
+            message = message[: MAX_CONFIG_MESSAGE - 3] + "..."
+        super().__init__(message)
 
 
 class TransientError(RuntimeError):

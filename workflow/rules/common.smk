@@ -20,6 +20,13 @@ from distraction.hardware import gpu_visible
 from distraction.layouts import LayoutError, recording_ids
 
 
+# Before the schema, whose messages quote values: a config that nested YAML aliases expand
+# to millions of values is refused in one line, and NaN or infinity never pass its bounds.
+try:
+    config_checks.check_size(config)
+    config_checks.check_numbers(config)
+except config_checks.InputError as error:
+    raise WorkflowError(str(error)) from None
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
