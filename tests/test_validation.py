@@ -52,6 +52,7 @@ def test_pure_checks_with_hand_made_values() -> None:
     assert frame_rate_problems(30.0) == []
     assert frame_rate_problems(float("nan")) == ["unknown frame rate (nan)"]
     assert frame_rate_problems(0.0) == ["unknown frame rate (0.0)"]
+    assert frame_rate_problems(15.0) == frame_rate_problems(60.0) == []
     regular = np.arange(100) / 30.0
     assert timestamp_problems(regular, 30.0) == []
     # Every 10th interval doubled (dropped frames): 10 % irregular intervals.
@@ -389,3 +390,26 @@ def test_validate_refuses_names_the_workflow_cannot_carry(
     shown = str(root / "s01" / f"{name}.avi").replace("\n", "\\n")
     assert err[0].startswith(f"{shown}: the name") and expected in err[0]
     assert err[-1].endswith("validate: 1 problems in 1 of 2 recordings (listed above)")
+
+
+@pytest.mark.parametrize("fps", [5.0, 120.0])
+def test_a_frame_rate_the_method_was_not_built_for_is_refused_in_one_line(
+    tmp_path: Path, fps: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distraction.cli import main
+    from distraction.store import open_group
+
+    root = tmp_path / "videos"
+    write_video(root / "s01" / "a.avi", 20, fps=fps)
+    video = root / "s01" / "a.avi"
+    expected = (
+        f"{video}: frame rate {fps:g} fps is outside the 15-60 fps the method was built for "
+        "(its networks at 30 fps); convert the video to 30 fps first (ffmpeg -i IN -r 30 OUT)"
+    )
+    assert main(["validate", "--format=generic", f"--root={root}"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == expected
+    store = tmp_path / "a.zarr"
+    args = ["prepare", "--format=generic", f"--root={root}", "--recording=s01/a"]
+    assert main([*args, f"--store={store}", "--crop=centre", "--record-failures"]) == 0
+    record = open_group(store, "prepared").attrs
+    assert record["failed"] == expected and record["failure_kind"] == "bad input"

@@ -42,12 +42,26 @@ class Problem:
         return printable(f"{self.path}: {self.message}")  # one line, whatever the name
 
 
+#: The frame rate the shipped networks were trained at, and the range of rates a video may
+#: have: the CAN reads frame differences, whose size and noise scale with the frame
+#: interval, so a rate far from its training rate gives wrong rates without a sign; below
+#: 15 fps the breathing and pulse bands come too close to the Nyquist frequency.
+NETWORK_FPS = 30.0
+MIN_FPS = 15.0
+MAX_FPS = 60.0
+
+
 def frame_rate_problems(fps: float) -> list[str]:
-    """A usable nominal frame rate is finite and positive (1–1000 fps)."""
+    """A usable nominal frame rate is known and within :data:`MIN_FPS`–:data:`MAX_FPS`
+    (the method is not resampled to other rates: such a video is refused, with the fix)."""
     if not np.isfinite(fps) or fps <= 0:
         return [f"unknown frame rate ({fps})"]
-    if not 1.0 <= fps <= 1000.0:
-        return [f"implausible frame rate {fps:g} fps"]
+    if not MIN_FPS <= fps <= MAX_FPS:
+        return [
+            f"frame rate {fps:g} fps is outside the {MIN_FPS:g}-{MAX_FPS:g} fps the method was "
+            f"built for (its networks at {NETWORK_FPS:g} fps); convert the video to "
+            f"{NETWORK_FPS:g} fps first (ffmpeg -i IN -r {NETWORK_FPS:g} OUT)"
+        ]
     return []
 
 
