@@ -493,6 +493,28 @@ def run_check_failures(args: argparse.Namespace) -> str:
     return check_failures_job(args.statuses, args.max_failed_fraction, args.failures, args.output)
 
 
+def _refused_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--recording", required=True, help="the recording id it would have")
+    p.add_argument("--source", type=Path, required=True, help="the file or link")
+    p.add_argument("--problem", required=True, help="why the workflow cannot carry it")
+    p.add_argument("--task", choices=["hr", "br"], required=True)
+    p.add_argument("--status", type=Path, required=True, help="status CSV (one failed row)")
+
+
+@command(
+    "refused",
+    "record a video the workflow cannot carry (its name, a dangling link) as a failed video",
+    _refused_args,
+)
+def run_refused(args: argparse.Namespace) -> str:
+    from distraction.validation import refused_job
+
+    return refused_job(
+        args.dataset, args.recording, args.source, args.problem, args.task, args.status
+    )
+
+
 def _figures_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, required=True, help="the video's Zarr store")
     p.add_argument("--task", choices=["hr", "br"], required=True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from distraction.errors import ConfigError, InputError
+from distraction.errors import ConfigError
 
 #: Longest file name (bytes) of the file systems the outputs are written to (NAME_MAX).
 NAME_MAX = 255
@@ -239,11 +240,19 @@ def check_strides(config: Mapping[str, Any], source: str = "config") -> None:
         )
 
 
+#: Characters Snakemake reads in a file name: ``{...}`` wildcards, ``<...>`` path variables.
+SNAKEMAKE_SPECIAL = "{}<>"
+#: A name ending in 20 or more repeats of one substring: Snakemake's PeriodicityDetector
+#: refuses such a wildcard value (PeriodicWildcardError) and stops the whole run.
+PERIODIC_TAIL = re.compile(r"(.+?)\1{19,}$", re.DOTALL)
+
+
 def recording_name_problem(recording_id: str) -> str | None:
     """Why a recording id cannot be carried through the workflow's file names, or None.
 
     Line breaks and other control characters cannot pass Snakemake's wildcards (nor a
-    one-line report); the last component becomes file names with suffixes of up to
+    one-line report), nor :data:`SNAKEMAKE_SPECIAL` characters or a :data:`PERIODIC_TAIL`;
+    the last component becomes file names with suffixes of up to
     :data:`LONGEST_OUTPUT_SUFFIX` bytes, which must stay within :data:`NAME_MAX`.
     A leading ``-`` or spaces, quotes and non-ASCII letters are carried (the rules quote
     values and pass them as ``--option=value``).
@@ -254,6 +263,11 @@ def recording_name_problem(recording_id: str) -> str | None:
             f"the name holds control characters ({', '.join(bad)}), which the workflow "
             "cannot carry in its file names: rename the file"
         )
+    if special := sorted(set(recording_id) & set(SNAKEMAKE_SPECIAL)):
+        return (
+            f"the name holds {' '.join(special)}, which Snakemake reads in file names as "
+            "wildcards or path variables: rename the file"
+        )
     last = recording_id.rsplit("/", 1)[-1]
     size = len(last.encode("utf-8", "surrogateescape"))
     if size + LONGEST_OUTPUT_SUFFIX > NAME_MAX:
@@ -262,21 +276,13 @@ def recording_name_problem(recording_id: str) -> str | None:
             f"{LONGEST_OUTPUT_SUFFIX} bytes to it and a file name may have at most {NAME_MAX}: "
             f"rename the file to at most {NAME_MAX - LONGEST_OUTPUT_SUFFIX} bytes"
         )
+    if periodic := PERIODIC_TAIL.search(recording_id):
+        return (
+            f"the name ends in {len(periodic.group(0)) // len(periodic.group(1))} repeats of "
+            f"'{periodic.group(1)[:20]}', which Snakemake refuses in a wildcard (it suspects an "
+            "infinite recursion): rename the file"
+        )
     return None
-
-
-def check_recording_names(dataset: str, recordings: Iterable[tuple[str, Any]]) -> None:
-    """Refuse the first recording of ``(recording_id, source path)`` pairs whose name
-    the workflow cannot carry (:func:`recording_name_problem`).
-
-    Raises
-    ------
-    InputError
-        ``"<source>: <problem>"`` (the source printed with ``repr`` escapes, one line).
-    """
-    for recording_id, source in recordings:
-        if problem := recording_name_problem(recording_id):
-            raise InputError(f"{printable(str(source))}: {problem}")
 
 
 def _is_control(character: str) -> bool:

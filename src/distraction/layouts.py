@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["LAYOUTS", "VIDEO_EXTENSIONS", "LayoutError", "recording_ids"]
+__all__ = ["LAYOUTS", "VIDEO_EXTENSIONS", "LayoutError", "recording_ids", "unusable_entries"]
 
 #: Video files of the ``generic`` format.
 VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".mp4", ".mkv", ".mov")
@@ -130,3 +130,53 @@ def recording_ids(fmt: str, root: Path | str) -> list[str]:
     if duplicates:
         raise LayoutError(f"{root}: duplicate recording id {duplicates[0]!r}")
     return sorted(ids, key=_natural_key)
+
+
+def unusable_entries(fmt: str, root: Path | str) -> list[tuple[str, Path, str]]:
+    """The entries of a dataset folder that look like recordings but cannot be read, which
+    the listing leaves out: a dangling symbolic link where a video would be (``generic``;
+    the ``folder`` layout lists one, and its preparation fails naming it), a symbolic link
+    to a folder (``folder``, whose walk does not follow links, so that a link cannot make it
+    loop or leave the root). Other formats: none.
+
+    Returns
+    -------
+    list of (recording id, path, problem)
+        The id the entry would have, the entry, and why it is left out.
+    """
+    fmt, root = str(fmt).strip().lower(), Path(root)
+    found: list[tuple[str, Path, str]] = []
+    if not root.is_dir():
+        return found
+
+    def dangling(path: Path) -> bool:
+        return path.is_symlink() and not path.exists()
+
+    def link_problem(path: Path) -> str:
+        try:
+            return f"symbolic link to {os.readlink(path)}, which does not exist"
+        except OSError:
+            return "symbolic link to nothing"
+
+    if fmt == "generic":
+        for subject in _children(root):
+            if not subject.is_dir():
+                continue
+            for video in _children(subject):
+                if video.suffix.lower() in VIDEO_EXTENSIONS and dangling(video):
+                    found.append((f"{subject.name}/{video.stem}", video, link_problem(video)))
+    elif fmt == "folder":
+        for folder, dirs, _files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            here = Path(folder)
+            for name in sorted(dirs):
+                if (here / name).is_symlink():
+                    found.append(
+                        (
+                            (here / name).relative_to(root).as_posix(),
+                            here / name,
+                            "symbolic link to a folder, which the folder layout does not "
+                            "follow: link the videos, or move the folder under the root",
+                        )
+                    )
+    return found

@@ -228,6 +228,38 @@ def check_config_files(config: dict, source: Path) -> None:
         )
 
 
+def refused_status(
+    dataset: str, recording_id: str, source: Path | str, problem: str, task: str
+) -> dict[str, str]:
+    """The failed status row of a recording the workflow cannot carry (its name, or a
+    dangling link where its video would be), as the failures report lists it."""
+    recording_id = printable(recording_id)
+    subject, _, recording_task = recording_id.partition("/")
+    return {
+        "dataset": dataset,
+        "video": recording_id,
+        "subject": subject,
+        "recording_task": recording_task,
+        "task": task,
+        "status": "failed",
+        "stage": "list",
+        "reason": str(Problem(Path(source), problem)),
+    }
+
+
+def refused_job(
+    dataset: str, recording_id: str, source: Path, problem: str, task: str, status: Path
+) -> str:
+    """The ``refused`` job: the status row of :func:`refused_status`, written as a CSV."""
+    import pandas as pd
+
+    from distraction.report import FAILURE_COLUMNS, write_csv
+
+    row = refused_status(dataset, recording_id, source, problem, task)
+    write_csv(pd.DataFrame([row], columns=FAILURE_COLUMNS), status)
+    return f"refused {row['reason']}"
+
+
 def validate_job(
     *,
     config_path: Path | None = None,
@@ -259,6 +291,7 @@ def validate_job(
 
     from distraction.config import load_config
     from distraction.datasets import get_loader
+    from distraction.layouts import unusable_entries
     from distraction.report import write_csv
 
     if config_path is not None:
@@ -283,6 +316,13 @@ def validate_job(
     rows: list[dict[str, str]] = []
     checked = 0
     for name, dataset_format, dataset_root in datasets:
+        # Entries the listing leaves out (dangling links, linked folders), named first.
+        for recording_id, path, message in unusable_entries(dataset_format, dataset_root):
+            checked += 1
+            problem = Problem(path, message)
+            print(problem, file=sys.stderr)
+            row = {"dataset": name, "recording": recording_id, "path": str(path)}
+            rows.append({**row, "problem": message})
         loader = get_loader(dataset_format, name, dataset_root)
         for recording in loader.list_recordings():
             checked += 1

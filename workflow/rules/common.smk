@@ -1,5 +1,6 @@
 # Input functions, dataset enumeration and config validation shared by all rules.
 import fnmatch
+import hashlib
 import json
 import os
 import shlex
@@ -17,7 +18,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from distraction import config_checks
 from distraction.failures import retry_token
 from distraction.hardware import gpu_visible
-from distraction.layouts import LayoutError, recording_ids
+from distraction.layouts import LayoutError, recording_ids, unusable_entries
 
 
 # Before the schema, whose messages quote values: a config that nested YAML aliases expand
@@ -25,7 +26,7 @@ from distraction.layouts import LayoutError, recording_ids
 try:
     config_checks.check_size(config)
     config_checks.check_numbers(config)
-except config_checks.InputError as error:
+except config_checks.ConfigError as error:
     raise WorkflowError(str(error)) from None
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -37,13 +38,14 @@ wildcard_constraints:
     dataset=r"[^/]+",
     task=r"hr|br",
     kind=r"can|lstm",
+    key=r"refused-[0-9a-f]{16}",
 
 
 def _check_config():
     """Fail before any job runs on a config problem the schema cannot see (one line)."""
     try:
         config_checks.check_config(config)
-    except config_checks.InputError as error:
+    except config_checks.ConfigError as error:
         raise WorkflowError(str(error)) from None
     for name, spec in config["datasets"].items():
         if spec["format"] != "synth" and not Path(spec["root"]).is_dir():
@@ -84,6 +86,21 @@ def dataset_root(dataset):
     return synth_root(dataset) if spec["format"] == "synth" else spec["root"]
 
 
+# The entries of each dataset the workflow cannot carry (a name Snakemake cannot take as a
+# wildcard, a dangling link, a linked folder): not processed, but recorded as failed videos
+# by the `refused` rule, so the run goes on and the failures report names each one.
+REFUSED = {}
+
+
+def _refuse(dataset, recording_id, source, problem):
+    digest = hashlib.sha256(f"{recording_id}\0{source}".encode("utf-8", "surrogateescape"))
+    REFUSED.setdefault(dataset, {})[f"refused-{digest.hexdigest()[:16]}"] = {
+        "recording": config_checks.printable(recording_id),
+        "source": config_checks.printable(str(source)),
+        "problem": problem,
+    }
+
+
 def _list_recordings(dataset):
     """Recording ids of a dataset, listed when the DAG is built (so new videos are picked up)."""
     spec = config["datasets"][dataset]
@@ -98,17 +115,19 @@ def _list_recordings(dataset):
     except KeyError:
         pass
     else:
+        for recording_id, path, problem in unusable_entries(spec["format"], spec["root"]):
+            _refuse(dataset, recording_id, path, problem)
         # Names are checked one by one; the file is looked up only for a refused one.
-        for recording_id in ids:
-            if config_checks.recording_name_problem(recording_id):
-                _carried([(recording_id, _source_of_id(spec["root"], recording_id))], dataset)
-        return ids
+        return _carried(
+            dataset, ids, lambda recording_id: _source_of_id(spec["root"], recording_id)
+        )
     # A format without a layout in distraction.layouts: its loader lists it (this needs the
     # package's dependencies where Snakemake runs).
     from distraction.datasets import get_loader
 
     loader = get_loader(spec["format"], dataset, Path(spec["root"]))
-    return _carried([(rec.recording_id, rec.source) for rec in loader.list_recordings()], dataset)
+    sources = {rec.recording_id: rec.source for rec in loader.list_recordings()}
+    return _carried(dataset, list(sources), sources.get)
 
 
 def _source_of_id(root, recording_id):
@@ -121,14 +140,16 @@ def _source_of_id(root, recording_id):
     return base
 
 
-def _carried(recordings, dataset):
-    """Recording ids, once every name is one the workflow can carry (else one line naming
-    the file: a line break in a name, a name too long for its outputs' suffixes)."""
-    try:
-        config_checks.check_recording_names(dataset, recordings)
-    except config_checks.InputError as error:
-        raise WorkflowError(str(error)) from None
-    return [recording_id for recording_id, _ in recordings]
+def _carried(dataset, ids, source_of_id):
+    """The ids whose names the workflow can carry; the others are refused (a line break,
+    wildcard characters, a repeated tail, a name too long for its outputs' suffixes)."""
+    carried = []
+    for recording_id in ids:
+        if problem := config_checks.recording_name_problem(recording_id):
+            _refuse(dataset, recording_id, source_of_id(recording_id), problem)
+        else:
+            carried.append(recording_id)
+    return carried
 
 
 RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets"]}
@@ -263,12 +284,23 @@ def can_training_settings(task):
 
 
 def status_files(wildcards):
+    """Every video's status row: those evaluated, and those refused (REFUSED)."""
     return [
         f"{RESULTS}/{dataset}/status/{task}/{recording}.csv"
         for dataset, recordings in RECORDINGS.items()
         for recording in recordings
         for task in TASKS
+    ] + [
+        f"{RESULTS}/{dataset}/refused/{task}/{key}.csv"
+        for dataset, refused in REFUSED.items()
+        for key in refused
+        for task in TASKS
     ]
+
+
+def refused_setting(name):
+    """A ``refused`` job's recording, source or problem (REFUSED)."""
+    return lambda w: REFUSED[w.dataset][w.key][name]
 
 
 def training_datasets():

@@ -53,6 +53,25 @@ rule figures:
         "2> {log:q}"
 
 
+# A video the workflow cannot carry (its name, a dangling link, a linked folder): a failed
+# status row naming the file, so the run goes on and the report lists it.
+rule refused:
+    output:
+        f"{RESULTS}/{{dataset}}/refused/{{task}}/{{key}}.csv",
+    params:
+        recording=refused_setting("recording"),
+        source=refused_setting("source"),
+        problem=refused_setting("problem"),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/refused_{{task}}/{{key}}.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction refused --dataset={wildcards.dataset:q} --recording={params.recording:q} "
+        "--source={params.source:q} --problem={params.problem:q} --task={wildcards.task} "
+        "--status={output:q} 2> {log:q}"
+
+
 rule aggregate:
     input:
         evaluations=evaluation_files,
