@@ -330,3 +330,29 @@ def test_a_deleted_store_chunk_fails_that_video_and_names_it(
     status = _evaluate(store, tmp_path, "lost")
     assert (status["status"], status["reason"]) == ("failed", record["failed"])
     assert (status["dataset"], status["video"]) == ("clips", "s01/flicker")
+
+
+def test_a_results_folder_made_read_only_fails_the_job_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Both the stage and its failure record meet a read-only results folder (as root, the
+    # tests cannot make one: the writes are made to fail as the kernel would).
+    from distraction import prepare, store
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "a.zarr"))
+
+    monkeypatch.setattr(prepare, "prepare_recording", read_only)
+    monkeypatch.setattr(store, "write_failed_group", read_only)
+    root = tmp_path / "videos"
+    write_video(root / "s01" / "a.avi", 40)
+    args = ["prepare", "--format=generic", f"--root={root}", "--dataset=d"]
+    args += ["--recording=s01/a", f"--store={tmp_path / 'a.zarr'}", "--record-failures"]
+    assert main(args) == 1
+    video = root / "s01" / "a.avi"
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line == (
+        f"distraction prepare: error: {video}: prepare failed and its failure could not be "
+        f"recorded: Read-only file system ({tmp_path / 'a.zarr'}); the failure was: {video}: "
+        f"OSError: [Errno 30] Read-only file system: '{tmp_path / 'a.zarr'}'"
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distraction.config import default_config
-from distraction.errors import InputError
+from distraction.errors import InputError, TransientError
 
 log = logging.getLogger("distraction")
 
@@ -754,6 +754,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line naming the file and the problem; no traceback for user errors.
         print(f"distraction {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except TransientError as exc:
+        # A known condition a later run may not meet (a read-only results folder): one
+        # line, and a failed job, which the workflow reruns.
+        print(f"distraction {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     log.info("%s [%.1f s]", summary, time.perf_counter() - started)
     return 0
 

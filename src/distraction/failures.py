@@ -141,8 +141,9 @@ def recording_failures(
         is raised unchanged.
     write
         Writes the job's failure record from the :class:`Failure` (reason and kind set).
-        When it fails too (the disk is full), that error is raised: the job fails and its
-        next run retries it.
+        When it fails too (a read-only or full results folder), a :class:`TransientError`
+        says so in one line with the first failure's reason: the job fails, and the
+        workflow's next run retries it.
     store
         The video's store, where a transient failure's retry token is written (none: no
         token, e.g. outside the workflow).
@@ -175,7 +176,17 @@ def recording_failures(
         failure.reason = failure_reason(failure.video, exc, strip=strip)
         failure.kind = kind
         failure.advice = retry_advice(kind, output)
-        write(failure)
-        if kind == TRANSIENT and store is not None:
-            _write_retry_token(Path(store), retry_as or job)
+        try:
+            write(failure)
+            if kind == TRANSIENT and store is not None:
+                _write_retry_token(Path(store), retry_as or job)
+        except OSError as write_error:
+            # The results folder itself fails (made read-only, full): the job fails, in one
+            # line, and the workflow's next run retries it (no output, no record).
+            problem = write_error.strerror or type(write_error).__name__
+            where = f" ({write_error.filename})" if write_error.filename else ""
+            raise TransientError(
+                f"{failure.video}: {job} failed and its failure could not be recorded: "
+                f"{problem}{where}; the failure was: {failure.reason}"
+            ) from write_error
         log.warning("%s FAILED (%s; %s), recorded: %s", job, kind, failure.advice, failure.reason)
