@@ -301,7 +301,9 @@ def run_stages(
 
     summaries: dict[str, dict[str, Any]] = {}
     for stage in stages:
-        group = f"{STAGE_GROUPS[stage]}_{settings.task}" if stage in STAGE_GROUPS else stage
+        if stage not in STAGE_GROUPS:
+            raise ValueError(f"stage: expected one of {list(STAGE_GROUPS)}, got {stage!r}")
+        group = f"{STAGE_GROUPS[stage]}_{settings.task}"
 
         def write(failure, group=group, stage=stage):
             # In place of the stage's group: the later stages pass the record on.
@@ -325,11 +327,9 @@ def run_stages(
                 summaries[stage] = infer_can(store, can, settings, batch_size=batch_size)
             elif stage == "corruption":
                 summaries[stage] = estimate_corruption(store, settings)
-            elif stage == "denoise":
+            else:
                 lstm = lambda: load_network(lstm_model, lstm_litert, "lstm", threads=threads)  # noqa: E731
                 summaries[stage] = denoise(store, lstm, settings, batch_size=batch_size)
-            else:
-                raise ValueError(f"stage: expected one of {list(STAGE_GROUPS)}, got {stage!r}")
         if failure.failed:
             summaries[stage] = {"failed": failure.reason}
     return summaries
