@@ -187,9 +187,18 @@ def test_nested_yaml_aliases_give_one_short_line(tmp_path: Path, capsys) -> None
     )
 
 
+def test_a_huge_value_is_refused_before_any_message_quotes_it() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate_config({"datasets": {"d": {"format": "synth"}}, "results": "r" * 5000})
+    assert str(error.value) == (
+        f"config: a value of 5000 characters ('{'r' * 40}...'); no setting takes more "
+        "than 4096 (the longest path)"
+    )
+
+
 def test_a_config_error_is_at_most_a_thousand_characters() -> None:
     with pytest.raises(ConfigError) as error:
-        validate_config({"datasets": {"d": {"format": "synth"}}, "task": "x" * 100_000})
+        validate_config({"datasets": {"d": {"format": "synth"}}, "task": "x" * 4000})
     assert len(str(error.value)) <= 300 and str(error.value).endswith("...")
     assert len(str(ConfigError("y" * 5000))) == 1000
 

@@ -31,6 +31,8 @@ MAX_NUMBER = 2.0**53
 #: Most values a configuration may expand to through YAML aliases (a few hundred is usual):
 #: nested aliases make a small file expand to millions, which no check should walk or print.
 MAX_VALUES = 100_000
+#: Longest string value of a configuration (PATH_MAX, the longest path).
+MAX_STRING = 4096
 #: Longest message of a configuration error (a value is quoted in it, cut to fit).
 MAX_MESSAGE = 300
 
@@ -41,7 +43,8 @@ def bounded(message: str, limit: int = MAX_MESSAGE) -> str:
 
 
 def check_size(config: Any, source: str = "config") -> None:
-    """Refuse a configuration that expands to more than :data:`MAX_VALUES` values.
+    """Refuse a configuration that expands to more than :data:`MAX_VALUES` values, or
+    holds a string longer than :data:`MAX_STRING` (before anything quotes it in a message).
 
     Counted over shared nodes once each (YAML aliases share them), so a file of nested
     aliases is refused in time linear in its size, before anything expands it.
@@ -53,6 +56,11 @@ def check_size(config: Any, source: str = "config") -> None:
         if key in counts:
             return counts[key]
         counts[key] = 1  # a cycle (recursive alias) counts once, then the limit ends it
+        if isinstance(node, str) and len(node) > MAX_STRING:
+            raise ConfigError(
+                f"{source}: a value of {len(node)} characters ('{printable(node[:40])}...'); "
+                f"no setting takes more than {MAX_STRING} (the longest path)"
+            )
         children = node.values() if isinstance(node, Mapping) else node
         total = 1
         if isinstance(node, Mapping | list | tuple):
