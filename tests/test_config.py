@@ -88,9 +88,16 @@ SYNTH = {"format": "synth"}
             "of conditioning/br_fs_out 1 Hz",
         ),
         (
-            {"datasets": {"d": {"format": "synth", "synth": {"fps": 4}}}},
-            "datasets/d/synth/fps: 4 fps has its Nyquist frequency 2 Hz at or below the high "
-            "edge 2.5 Hz of conditioning/hr_band",
+            {
+                "datasets": {"d": {"format": "synth", "synth": {"fps": 15}}},
+                "conditioning": {"hr_band": [0.7, 8]},
+            },
+            "datasets/d/synth/fps: 15 fps has its Nyquist frequency 7.5 Hz at or below the "
+            "high edge 8 Hz of conditioning/hr_band",
+        ),
+        (
+            {"datasets": {"d": {"format": "synth", "synth": {"fps": 120}}}},
+            "datasets/d/synth/fps: 120 is greater than the maximum of 60",
         ),
         (
             {"evaluation": {"hr_window_s": 10, "hr_stride_s": 20}},

@@ -11,13 +11,17 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from distraction.cli import main
+from distraction.config import SCHEMA_PATH
 from distraction.config_checks import printable
 from distraction.datasets import GroundTruth, get_loader
 from distraction.errors import InputError
 from distraction.prepare import prepare_recording
 from distraction.validation import (
+    MAX_FPS,
+    MIN_FPS,
     check_recording,
     frame_rate_problems,
     ground_truth_problems,
@@ -54,6 +58,10 @@ def test_pure_checks_with_hand_made_values() -> None:
     assert frame_rate_problems(float("nan")) == ["unknown frame rate (nan)"]
     assert frame_rate_problems(0.0) == ["unknown frame rate (0.0)"]
     assert frame_rate_problems(15.0) == frame_rate_problems(60.0) == []
+    # The synthetic datasets' fps setting has the same bounds.
+    fps = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["datasets"]
+    fps = fps["additionalProperties"]["properties"]["synth"]["properties"]["fps"]
+    assert (fps["minimum"], fps["maximum"]) == (MIN_FPS, MAX_FPS) == (15, 60)
     regular = np.arange(100) / 30.0
     assert timestamp_problems(regular, 30.0) == []
     # Every 10th interval doubled (dropped frames): 10 % irregular intervals.
