@@ -356,3 +356,40 @@ def test_a_results_folder_made_read_only_fails_the_job_in_one_line(
         f"recorded: Read-only file system ({tmp_path / 'a.zarr'}); the failure was: {video}: "
         f"OSError: [Errno 30] Read-only file system: '{tmp_path / 'a.zarr'}'"
     )
+
+
+@pytest.mark.slow
+def test_a_run_with_a_deleted_store_chunk_reports_that_video_as_failed(tmp_path: Path) -> None:
+    import subprocess
+
+    import yaml
+    from test_workflow import snakemake_command, snakemake_env
+
+    root = tmp_path / "videos"
+    for name in ("a", "b"):
+        write_video(root / "s01" / f"{name}.avi", 300)
+    results = tmp_path / "results"
+    config = tmp_path / "config.yaml"
+    dataset = {"format": "generic", "root": str(root)}
+    settings = {"results": str(results), "datasets": {"d": dataset}, "job_server": False}
+    config.write_text(yaml.safe_dump({**settings, "prepare": {"crop": "centre"}}))
+
+    def run(*args: str) -> None:
+        command = snakemake_command(tmp_path, config, *args, cores=1)
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=snakemake_env(), cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    run("--until", "prepare")
+    frames = results / "d" / "stores" / "s01" / "a.zarr" / "prepared" / "frames" / "c"
+    chunks = sorted(p for p in frames.rglob("*") if p.is_file())
+    chunks[0].unlink()
+    run()
+    failures = pd.read_csv(results / "reports" / "failures.csv", dtype=str, keep_default_na=False)
+    failed = failures[failures["status"] == "failed"]
+    assert list(failed["video"]) == ["s01/a"]
+    reason = failed["reason"].iloc[0]
+    assert reason.startswith(f"{root / 's01' / 'a.avi'}: ") and "incomplete group" in reason
+    assert f"redo video {root / 's01' / 'a.avi'}" in reason
+    assert set(failures["video"]) == {"s01/a", "s01/b"}
