@@ -237,3 +237,11 @@ def test_task_options_meet_the_cross_field_checks() -> None:
     with pytest.raises(ConfigError, match=r"^command line: timeline/hr_step_s: 20 s is longer"):
         task_settings("hr", timeline_step_s=20.0)
     assert task_settings("hr", fs_out=40.0).fs_out == 40.0
+
+
+def test_training_options_meet_the_schema() -> None:
+    from distraction.settings import training_settings
+
+    with pytest.raises(ConfigError, match=r"^command line: training/can_epochs: 0 is less than"):
+        training_settings("hr", can_epochs=0)
+    assert training_settings("br", can_epochs=3, can_select_by="rate").can_epochs == 3

@@ -208,14 +208,6 @@ def _with_overrides(
     return validate_config(changed, source="command line", check_datasets=False)
 
 
-def _overridden(values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with the given ``overrides`` (``None`` ones ignored: options not given)."""
-    unknown = set(overrides) - set(values)
-    if unknown:
-        raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
-    return {**values, **{k: v for k, v in overrides.items() if v is not None}}
-
-
 def merged_config(sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The schema's defaults with ``sections`` (a partial configuration) laid over them.
 
@@ -308,7 +300,20 @@ def training_settings(
     task: Task, config: Mapping[str, Any] | None = None, **overrides: Any
 ) -> TrainingSettings:
     """A task's training settings from a validated configuration (default: the schema's)."""
-    c = merged_config() if config is None else config
+    keys = {
+        name: ("training", name)
+        for name in (
+            "folds",
+            "validation_fraction",
+            "can_epochs",
+            "lstm_epochs",
+            "batch_size",
+            "learning_rate",
+            "patience",
+        )
+    }
+    keys.update(can_select_by=("training", "can_select_by", task), seed=("seed",))
+    c = _with_overrides(merged_config() if config is None else config, keys, overrides)
     training = c["training"]
     values: dict[str, Any] = {
         "folds": int(training["folds"]),
@@ -321,4 +326,4 @@ def training_settings(
         "can_select_by": training["can_select_by"][task],
         "seed": int(c["seed"]),
     }
-    return TrainingSettings(**_overridden(values, overrides))
+    return TrainingSettings(**values)
