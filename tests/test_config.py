@@ -95,9 +95,16 @@ SYNTH = {"format": "synth"}
             "of conditioning/br_fs_out 1 Hz",
         ),
         (
-            {"datasets": {"d": {"format": "synth", "synth": {"fps": 4}}}},
-            "datasets/d/synth/fps: 4 fps has its Nyquist frequency 2 Hz at or below the high "
-            "edge 2.5 Hz of conditioning/hr_band",
+            {
+                "datasets": {"d": {"format": "synth", "synth": {"fps": 15}}},
+                "conditioning": {"hr_band": [0.7, 8]},
+            },
+            "datasets/d/synth/fps: 15 fps has its Nyquist frequency 7.5 Hz at or below the "
+            "high edge 8 Hz of conditioning/hr_band",
+        ),
+        (
+            {"datasets": {"d": {"format": "synth", "synth": {"fps": 120}}}},
+            "datasets/d/synth/fps: 120 is greater than the maximum of 60",
         ),
         (
             {"evaluation": {"hr_window_s": 10, "hr_stride_s": 20}},
@@ -117,6 +124,20 @@ SYNTH = {"format": "synth"}
         ),
         ({"models": {"hr_can": "nowhere/can.keras"}}, "models/hr_can: nowhere/can.keras: no such"),
         ({"results": "a_file/results"}, "results: a_file/results cannot be written"),
+        # NaN passes every bound of a JSON schema, infinity and 1e300 every lower one.
+        ({"evaluation": {"hr_window_s": float("nan")}}, "evaluation/hr_window_s: nan is not a"),
+        ({"denoise": {"window": float("inf")}}, "denoise/window: inf is not a finite number"),
+        (
+            {"training": {"can_epochs": 1e300}},
+            "training/can_epochs: 1e+300 is too large (at most 9.0072e+15)",
+        ),
+        (
+            {"timeline": {"br_window_s": 30, "br_step_s": 40}},
+            "timeline/br_step_s: 40 s is longer than the 30-s window (timeline/br_window_s)",
+        ),
+        ({"results": "/"}, "results: / is the file-system root"),
+        ({"results": "a_file"}, "results: a_file exists and is not a folder"),
+        ({"results": "dangling"}, "results: dangling is a symbolic link to nowhere, which does"),
     ],
 )
 def test_validate_refuses_what_the_schema_cannot_see(
@@ -130,6 +151,7 @@ def test_validate_refuses_what_the_schema_cannot_see(
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a_file").write_text("")
+    (tmp_path / "dangling").symlink_to("nowhere")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"datasets": {"d": SYNTH}, **config}))
     assert main(["validate", "--config", str(path)]) == 2
@@ -152,6 +174,7 @@ def test_config_checks_import_only_the_standard_library(repo: Path) -> None:
 
     code = (
         "import sys; sys.path.insert(0, 'src'); import distraction.config_checks; "
+        "import distraction.failures; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'yaml', 'numpy', 'jsonschema', 'pandas'}))"
     )
@@ -159,3 +182,73 @@ def test_config_checks_import_only_the_standard_library(repo: Path) -> None:
         [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_nested_yaml_aliases_give_one_short_line(tmp_path: Path, capsys) -> None:
+    from distraction.cli import main
+
+    # Nine levels of nine aliases: a few hundred bytes that expand to 9**9 values.
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = tmp_path / "aliases.yaml"
+    path.write_text("\n".join([*lines, "datasets: *a8", ""]))
+    assert len(path.read_bytes()) < 600
+    assert main(["validate", "--config", str(path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"distraction validate: error: {path}: expands to more than 100000 values (nested "
+        "YAML aliases?); write the settings out"
+    )
+
+
+def test_a_huge_value_is_refused_before_any_message_quotes_it() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate_config({"datasets": {"d": {"format": "synth"}}, "results": "r" * 5000})
+    assert str(error.value) == (
+        f"config: a value of 5000 characters ('{'r' * 40}...'); no setting takes more "
+        "than 4096 (the longest path)"
+    )
+
+
+def test_a_config_error_is_at_most_a_thousand_characters() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate_config({"datasets": {"d": {"format": "synth"}}, "task": "x" * 4000})
+    assert len(str(error.value)) <= 300 and str(error.value).endswith("...")
+    assert len(str(ConfigError("y" * 5000))) == 1000
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--chunk-frames=4"], "prepare/chunk_frames: 4 is less than the minimum of 16"),
+        (["--chunk-frames=99999999"], "prepare/chunk_frames: 99999999 is greater than the max"),
+    ],
+)
+def test_command_line_overrides_meet_the_schema(
+    tmp_path: Path, capsys, options: list[str], expected: str
+) -> None:
+    from distraction.cli import main
+
+    args = ["prepare", "--format=generic", f"--root={tmp_path}", "--recording=s01/a"]
+    assert main([*args, f"--store={tmp_path / 's.zarr'}", *options]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"distraction prepare: error: command line: {expected}")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_task_options_meet_the_cross_field_checks() -> None:
+    from distraction.settings import task_settings
+
+    with pytest.raises(ConfigError, match=r"^command line: conditioning/hr_fs_out: nan is not a"):
+        task_settings("hr", fs_out=float("nan"))
+    with pytest.raises(ConfigError, match=r"^command line: timeline/hr_step_s: 20 s is longer"):
+        task_settings("hr", timeline_step_s=20.0)
+    assert task_settings("hr", fs_out=40.0).fs_out == 40.0
+
+
+def test_training_options_meet_the_schema() -> None:
+    from distraction.settings import training_settings
+
+    with pytest.raises(ConfigError, match=r"^command line: training/can_epochs: 0 is less than"):
+        training_settings("hr", can_epochs=0)
+    assert training_settings("br", can_epochs=3, can_select_by="rate").can_epochs == 3

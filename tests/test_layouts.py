@@ -15,7 +15,7 @@ from distraction.layouts import (
     DESCRIPTIONS,
     FORMATS,
     LayoutError,
-    dataset_recording_ids,
+    dataset_listing,
     find_recording,
     list_recordings,
     recording_ids,
@@ -125,19 +125,20 @@ def test_errors(tmp_path: Path) -> None:
 
 def test_a_configured_dataset_s_ids(tmp_path: Path) -> None:
     synth = {"first_subject": 9, "subjects": 2, "conditions": ["clean", "motion"]}
-    assert dataset_recording_ids("demo", {"format": "synth", "synth": synth}) == [
-        "s09/clean",
-        "s09/motion",
-        "s10/clean",
-        "s10/motion",
-    ]
+    assert dataset_listing("demo", {"format": "synth", "synth": synth}) == (
+        ["s09/clean", "s09/motion", "s10/clean", "s10/motion"],
+        [],
+    )
     _touch(tmp_path, "a/b.avi", "a/c\nd.avi")
     spec = {"format": "generic", "root": str(tmp_path)}
-    # A name the workflow cannot carry is refused, naming its file (escaped, one line).
-    with pytest.raises(InputError, match=r"c\\nd\.avi: the name holds control characters"):
-        dataset_recording_ids("mine", spec)
+    # A name the workflow cannot carry is refused with its file and the problem (the run
+    # records it as a failed video); the others are carried.
+    ids, refused = dataset_listing("mine", spec)
+    assert ids == ["a/b"]
+    assert [(r.recording_id, r.source.name) for r in refused] == [("a/c\nd", "c\nd.avi")]
+    assert refused[0].problem.startswith("the name holds control characters (\\n)")
     (tmp_path / "a" / "c\nd.avi").unlink()
-    assert dataset_recording_ids("mine", spec) == ["a/b"]
+    assert dataset_listing("mine", spec) == (["a/b"], [])
 
 
 def test_layouts_and_hardware_import_the_standard_library_only() -> None:

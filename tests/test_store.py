@@ -177,3 +177,35 @@ def test_long_store_and_group_names_work(tmp_path: Path) -> None:
     write_dataset(store, "prepared", xr.Dataset({"x": ("time", np.ones(3))}))
     np.testing.assert_array_equal(open_group(store, group)["x"].values, np.ones(3))
     assert sorted(p.name for p in store.iterdir()) == [group, "prepared", "zarr.json"]
+
+
+def _frames_group(store: Path, rows: np.ndarray) -> None:
+    with GroupWriter(store, "prepared", attrs={"source": "/videos/s01/a.avi"}) as writer:
+        writer.create("frames", ["time", "x"], rows.shape, np.float32, chunk_len=4, data=rows)
+
+
+def test_a_group_missing_a_chunk_is_refused_naming_the_video_to_redo(tmp_path: Path) -> None:
+    store = tmp_path / "video.zarr"
+    _frames_group(store, np.arange(24, dtype=np.float32).reshape(12, 2) + 1)
+    assert open_group(store, "prepared")["frames"].shape == (12, 2)
+    chunk = store / "prepared" / "frames" / "c" / "1" / "0"
+    assert chunk.is_file()  # rows 4-7 of 12 in chunks of 4
+    chunk.unlink()
+    with pytest.raises(InputError) as error:
+        open_group(store, "prepared")
+    message = str(error.value)
+    assert message == (
+        f"{store / 'prepared'}: incomplete group (array 'frames' has 2 of its 3 chunks); "
+        f"redo video /videos/s01/a.avi: remove {store / 'prepared'} and run again"
+    )
+
+
+def test_chunks_zarr_never_wrote_are_not_missing(tmp_path: Path) -> None:
+    # A chunk all at the fill value (NaN) is not stored by Zarr: still a complete group.
+    store = tmp_path / "video.zarr"
+    rows = np.arange(24, dtype=np.float32).reshape(12, 2)
+    rows[4:8] = np.nan
+    _frames_group(store, rows)
+    assert not (store / "prepared" / "frames" / "c" / "1" / "0").exists()
+    np.testing.assert_array_equal(open_group(store, "prepared")["frames"].values, rows)
+    assert "stored_chunks" not in open_group(store, "prepared").attrs

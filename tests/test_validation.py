@@ -11,12 +11,17 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from distraction.cli import main
+from distraction.config import SCHEMA_PATH
+from distraction.config_checks import printable
 from distraction.datasets import GroundTruth, get_loader
 from distraction.errors import InputError
 from distraction.prepare import prepare_recording
 from distraction.validation import (
+    MAX_FPS,
+    MIN_FPS,
     check_recording,
     frame_rate_problems,
     ground_truth_problems,
@@ -52,6 +57,11 @@ def test_pure_checks_with_hand_made_values() -> None:
     assert frame_rate_problems(30.0) == []
     assert frame_rate_problems(float("nan")) == ["unknown frame rate (nan)"]
     assert frame_rate_problems(0.0) == ["unknown frame rate (0.0)"]
+    assert frame_rate_problems(15.0) == frame_rate_problems(60.0) == []
+    # The synthetic datasets' fps setting has the same bounds.
+    fps = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["datasets"]
+    fps = fps["additionalProperties"]["properties"]["synth"]["properties"]["fps"]
+    assert (fps["minimum"], fps["maximum"]) == (MIN_FPS, MAX_FPS) == (15, 60)
     regular = np.arange(100) / 30.0
     assert timestamp_problems(regular, 30.0) == []
     # Every 10th interval doubled (dropped frames): 10 % irregular intervals.
@@ -389,3 +399,107 @@ def test_validate_refuses_names_the_workflow_cannot_carry(
     shown = str(root / "s01" / f"{name}.avi").replace("\n", "\\n")
     assert err[0].startswith(f"{shown}: the name") and expected in err[0]
     assert err[-1].endswith("validate: 1 problems in 1 of 2 recordings (listed above)")
+
+
+@pytest.mark.parametrize("fps", [5.0, 120.0])
+def test_a_frame_rate_the_method_was_not_built_for_is_refused_in_one_line(
+    tmp_path: Path, fps: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distraction.cli import main
+    from distraction.store import open_group
+
+    root = tmp_path / "videos"
+    write_video(root / "s01" / "a.avi", 20, fps=fps)
+    video = root / "s01" / "a.avi"
+    expected = (
+        f"{video}: frame rate {fps:g} fps is outside the 15-60 fps the method was built for "
+        "(its networks at 30 fps); convert the video to 30 fps first (ffmpeg -i IN -r 30 OUT)"
+    )
+    assert main(["validate", "--format=generic", f"--root={root}"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == expected
+    store = tmp_path / "a.zarr"
+    args = ["prepare", "--format=generic", f"--root={root}", "--recording=s01/a"]
+    assert main([*args, f"--store={store}", "--crop=centre", "--record-failures"]) == 0
+    record = open_group(store, "prepared").attrs
+    assert record["failed"] == expected and record["failure_kind"] == "bad input"
+
+
+def _awkward_dataset(root: Path) -> dict[str, str]:
+    """A generic dataset of files the workflow cannot carry, with each one's problem."""
+    (root / "s01").mkdir(parents=True)
+    names = {
+        "a{b}": "the name holds { }, which Snakemake reads in file names as wildcards",
+        "x<y>": "the name holds < >, which Snakemake reads in file names as wildcards",
+        "b" + "z" * 20: "the name ends in 20 repeats of 'z', which Snakemake refuses",
+        "two\nlines": "the name holds control characters (\\n), which the workflow",
+    }
+    problems = {}
+    for name, problem in names.items():
+        write_video(root / "s01" / f"{name}.avi", 20)
+        problems[printable(str(root / "s01" / f"{name}.avi"))] = problem
+    (root / "s02").mkdir()
+    (root / "s02" / "gone.avi").symlink_to(root / "nowhere.avi")
+    problems[str(root / "s02" / "gone.avi")] = (
+        f"symbolic link to {root / 'nowhere.avi'}, which does not exist"
+    )
+    return problems
+
+
+def test_validate_names_each_file_the_workflow_cannot_carry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distraction.cli import main
+
+    problems = _awkward_dataset(tmp_path / "videos")
+    assert main(["validate", "--format=generic", f"--root={tmp_path / 'videos'}"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    for path, problem in problems.items():
+        assert any(line.startswith(f"{path}: {problem}") for line in lines), (path, lines)
+
+
+def test_validate_names_a_linked_folder_of_the_folder_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distraction.cli import main
+
+    write_video(tmp_path / "elsewhere" / "a.avi", 40)
+    write_video(tmp_path / "videos" / "b.avi", 40)
+    (tmp_path / "videos" / "linked").symlink_to(tmp_path / "elsewhere")
+    assert main(["validate", "--format=folder", f"--root={tmp_path / 'videos'}"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"{tmp_path / 'videos' / 'linked'}: symbolic link to a folder, which the folder layout "
+        "does not follow: link the videos, or move the folder under the root"
+    )
+
+
+@pytest.mark.slow
+def test_the_run_records_each_file_it_cannot_carry_as_a_failed_video(tmp_path: Path) -> None:
+    # Before: a name with braces, angle brackets or a repeated tail stopped the whole run,
+    # a dangling link was dropped without a word. Now each is a failed status row.
+    import subprocess
+
+    import pandas as pd
+    import yaml
+    from test_workflow import snakemake_command, snakemake_env
+
+    problems = _awkward_dataset(tmp_path / "videos")
+    config = tmp_path / "config.yaml"
+    dataset = {"format": "generic", "root": str(tmp_path / "videos")}
+    config.write_text(
+        yaml.safe_dump({"results": str(tmp_path / "results"), "datasets": {"d": dataset}})
+    )
+    command = snakemake_command(tmp_path, config, "--until", "refused", cores=1)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=snakemake_env(), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = pd.concat(
+        pd.read_csv(path, dtype=str, keep_default_na=False)
+        for path in (tmp_path / "results" / "d" / "refused" / "hr").glob("*.csv")
+    )
+    assert set(rows["status"]) == {"failed"} and len(rows) == len(problems)
+    for path, problem in problems.items():
+        assert any(reason.startswith(f"{path}: {problem}") for reason in rows["reason"]), path
+    assert set(rows["video"]) == {
+        "s01/a{b}", "s01/x<y>", "s01/b" + "z" * 20, "s01/two\\nlines", "s02/gone"
+    }  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distraction.config import default_config
-from distraction.errors import InputError
+from distraction.errors import InputError, TransientError
 
 log = logging.getLogger("distraction")
 
@@ -414,6 +414,7 @@ def _timeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hrv", type=Path, help="HRV CSV (one row; written for HR only)")
     p.add_argument("--figure", type=Path, help="rate over time beside the truth (PNG)")
     _conditioning_options(p)
+    _record_failures_option(p)
 
 
 @command(
@@ -431,6 +432,7 @@ def run_timeline(args: argparse.Namespace) -> str:
         waveforms=args.waveforms,
         hrv=args.hrv,
         figure=args.figure,
+        record_failures=args.record_failures,
     )
 
 
@@ -554,6 +556,28 @@ def run_check_failures(args: argparse.Namespace) -> str:
     from distraction.report import check_failures_job
 
     return check_failures_job(args.statuses, args.max_failed_fraction, args.failures, args.output)
+
+
+def _refused_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--recording", required=True, help="the recording id it would have")
+    p.add_argument("--source", type=Path, required=True, help="the file or link")
+    p.add_argument("--problem", required=True, help="why the workflow cannot carry it")
+    p.add_argument("--task", choices=["hr", "br"], required=True)
+    p.add_argument("--status", type=Path, required=True, help="status CSV (one failed row)")
+
+
+@command(
+    "refused",
+    "record a video the workflow cannot carry (its name, a dangling link) as a failed video",
+    _refused_args,
+)
+def run_refused(args: argparse.Namespace) -> str:
+    from distraction.validation import refused_job
+
+    return refused_job(
+        args.dataset, args.recording, args.source, args.problem, args.task, args.status
+    )
 
 
 def _figures_args(p: argparse.ArgumentParser) -> None:
@@ -825,6 +849,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except TransientError as exc:
+        # A known condition a later run may not meet (a read-only results folder): one
+        # line, and a failed job, which the workflow reruns.
+        print(f"distraction {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     log.info("%s [%.1f s]", summary, time.perf_counter() - started)
     return 0
 

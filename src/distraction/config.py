@@ -37,7 +37,8 @@ def _with_defaults(validator_class: type) -> type:
 
 def _format_error(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path) or "<top level>"
-    return f"{where}: {error.message}"
+    # The message quotes the offending value, which may be any size: one short line.
+    return " ".join(f"{where}: {config_checks.bounded(error.message)}".splitlines())
 
 
 def validate_config(
@@ -75,6 +76,10 @@ def validate_config(
     ConfigError
         One line naming the config source, the offending key and the problem.
     """
+    # Before the schema, whose messages quote values: no walk over a config that nested
+    # YAML aliases expand to millions of values, and no NaN or infinity passing its bounds.
+    config_checks.check_size(config, source)
+    config_checks.check_numbers(config, source)
     schema = _schema(schema_path or SCHEMA_PATH)
     validator_class = _with_defaults(jsonschema.Draft202012Validator)
     # additionalProperties errors come first so a typo'd key is reported by name.
@@ -82,7 +87,7 @@ def validate_config(
         validator_class(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
     )
     if errors:
-        raise ConfigError(f"{source}: {_format_error(errors[0])}")
+        raise ConfigError(config_checks.bounded(f"{source}: {_format_error(errors[0])}"))
     if check_datasets:
         config_checks.check_config(config, source)
     else:
@@ -115,7 +120,8 @@ def load_config(path: Path) -> dict[str, Any]:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise ConfigError(f"{path}: not valid YAML ({first_line})") from exc
+        message = config_checks.bounded(f"{path}: not valid YAML ({first_line})")
+        raise ConfigError(message) from exc
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys")
     return validate_config(config, source=str(path))

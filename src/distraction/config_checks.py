@@ -9,10 +9,14 @@ Every problem is one line naming the config source and the key (or the file).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from distraction.errors import ConfigError, InputError
+from distraction.errors import ConfigError
 
 #: Longest file name (bytes) of the file systems the outputs are written to (NAME_MAX).
 NAME_MAX = 255
@@ -21,6 +25,80 @@ NAME_MAX = 255
 LONGEST_OUTPUT_SUFFIX = len(".hr.waveforms.png")
 #: Tasks and the conditioning keys of each.
 TASKS = ("hr", "br")
+#: Largest magnitude of a number setting: beyond it no setting means anything (2**53, the
+#: largest integer a float holds exactly), and 1e300 seconds or frames only break the stages.
+MAX_NUMBER = 2.0**53
+#: Most values a configuration may expand to through YAML aliases (a few hundred is usual):
+#: nested aliases make a small file expand to millions, which no check should walk or print.
+MAX_VALUES = 100_000
+#: Longest string value of a configuration (PATH_MAX, the longest path).
+MAX_STRING = 4096
+#: Longest message of a configuration error (a value is quoted in it, cut to fit).
+MAX_MESSAGE = 300
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` cut to ``limit`` characters (with '...'), so any error stays short."""
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def check_size(config: Any, source: str = "config") -> None:
+    """Refuse a configuration that expands to more than :data:`MAX_VALUES` values, or
+    holds a string longer than :data:`MAX_STRING` (before anything quotes it in a message).
+
+    Counted over shared nodes once each (YAML aliases share them), so a file of nested
+    aliases is refused in time linear in its size, before anything expands it.
+    """
+    counts: dict[int, int] = {}
+
+    def count(node: Any) -> int:
+        key = id(node)
+        if key in counts:
+            return counts[key]
+        counts[key] = 1  # a cycle (recursive alias) counts once, then the limit ends it
+        if isinstance(node, str) and len(node) > MAX_STRING:
+            raise ConfigError(
+                f"{source}: a value of {len(node)} characters ('{printable(node[:40])}...'); "
+                f"no setting takes more than {MAX_STRING} (the longest path)"
+            )
+        children = node.values() if isinstance(node, Mapping) else node
+        total = 1
+        if isinstance(node, Mapping | list | tuple):
+            for child in children:
+                total += count(child)
+                if total > MAX_VALUES:
+                    break
+        counts[key] = total
+        return total
+
+    try:
+        total = count(config)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
+    if total > MAX_VALUES:
+        raise ConfigError(
+            f"{source}: expands to more than {MAX_VALUES} values (nested YAML aliases?); "
+            "write the settings out"
+        )
+
+
+def check_numbers(config: Any, source: str = "config", path: str = "") -> None:
+    """Every number is finite and at most :data:`MAX_NUMBER` in size: a JSON schema's
+    bounds let NaN through (no comparison with NaN fails), and infinity or 1e300 where a
+    setting has no upper bound."""
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            check_numbers(value, source, f"{path}/{key}" if path else str(key))
+    elif isinstance(config, list | tuple):
+        for index, value in enumerate(config):
+            check_numbers(value, source, f"{path}/{index}")
+    elif isinstance(config, int | float) and not isinstance(config, bool):
+        if not math.isfinite(config):
+            raise ConfigError(f"{source}: {path or '<top level>'}: {config} is not a finite number")
+        if abs(config) > MAX_NUMBER:
+            raise ConfigError(
+                bounded(f"{source}: {path}: {config:g} is too large (at most {MAX_NUMBER:g})")
+            )
 
 
 def check_config(config: Mapping[str, Any], source: str = "config") -> None:
@@ -31,6 +109,7 @@ def check_config(config: Mapping[str, Any], source: str = "config") -> None:
     ConfigError
         ``"<source>: <key>: <problem>"`` for the first problem found.
     """
+    check_numbers(config, source)
     check_results(config, source)
     check_dataset_names(config, source)
     check_dataset_roots_given(config, source)
@@ -53,6 +132,20 @@ def check_results(config: Mapping[str, Any], source: str = "config") -> None:
         raise ConfigError(
             f"{source}: results: '{results}' starts with '-', which the jobs' command lines "
             "would read as an option (write ./{results})"
+        )
+    path = Path(results)
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(
+            f"{source}: results: {results} is a symbolic link to {os.readlink(path)}, "
+            "which does not exist"
+        )
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{source}: results: {results} exists and is not a folder")
+    resolved = path.resolve()
+    if resolved == resolved.parent:
+        raise ConfigError(
+            f"{source}: results: {results} is the file-system root (outputs need a folder "
+            "of their own)"
         )
 
 
@@ -127,9 +220,9 @@ def check_bands(config: Mapping[str, Any], source: str = "config") -> None:
 
 
 def check_strides(config: Mapping[str, Any], source: str = "config") -> None:
-    """Windows that leave gaps are refused: an evaluation stride longer than its window
-    skips signal silently, a denoiser stride longer than its window leaves samples that no
-    window covers (no denoised value)."""
+    """Windows that leave gaps are refused: an evaluation stride (or a timeline step)
+    longer than its window skips signal silently, a denoiser stride longer than its window
+    leaves samples that no window covers (no denoised value)."""
     evaluation = config.get("evaluation", {})
     for task in TASKS:
         window, stride = evaluation.get(f"{task}_window_s"), evaluation.get(f"{task}_stride_s")
@@ -137,6 +230,14 @@ def check_strides(config: Mapping[str, Any], source: str = "config") -> None:
             raise ConfigError(
                 f"{source}: evaluation/{task}_stride_s: {stride:g} s is longer than the "
                 f"{window:g}-s window (evaluation/{task}_window_s), leaving gaps"
+            )
+    timeline = config.get("timeline", {})
+    for task in TASKS:
+        window, step = timeline.get(f"{task}_window_s"), timeline.get(f"{task}_step_s")
+        if window is not None and step is not None and step > window:
+            raise ConfigError(
+                f"{source}: timeline/{task}_step_s: {step:g} s is longer than the "
+                f"{window:g}-s window (timeline/{task}_window_s), leaving gaps"
             )
     denoise = config.get("denoise", {})
     window, stride = denoise.get("window"), denoise.get("stride")
@@ -147,11 +248,19 @@ def check_strides(config: Mapping[str, Any], source: str = "config") -> None:
         )
 
 
+#: Characters Snakemake reads in a file name: ``{...}`` wildcards, ``<...>`` path variables.
+SNAKEMAKE_SPECIAL = "{}<>"
+#: A name ending in 20 or more repeats of one substring: Snakemake's PeriodicityDetector
+#: refuses such a wildcard value (PeriodicWildcardError) and stops the whole run.
+PERIODIC_TAIL = re.compile(r"(.+?)\1{19,}$", re.DOTALL)
+
+
 def recording_name_problem(recording_id: str) -> str | None:
     """Why a recording id cannot be carried through the workflow's file names, or None.
 
     Line breaks and other control characters cannot pass Snakemake's wildcards (nor a
-    one-line report); the last component becomes file names with suffixes of up to
+    one-line report), nor :data:`SNAKEMAKE_SPECIAL` characters or a :data:`PERIODIC_TAIL`;
+    the last component becomes file names with suffixes of up to
     :data:`LONGEST_OUTPUT_SUFFIX` bytes, which must stay within :data:`NAME_MAX`.
     A leading ``-`` or spaces, quotes and non-ASCII letters are carried (the rules quote
     values and pass them as ``--option=value``).
@@ -162,6 +271,11 @@ def recording_name_problem(recording_id: str) -> str | None:
             f"the name holds control characters ({', '.join(bad)}), which the workflow "
             "cannot carry in its file names: rename the file"
         )
+    if special := sorted(set(recording_id) & set(SNAKEMAKE_SPECIAL)):
+        return (
+            f"the name holds {' '.join(special)}, which Snakemake reads in file names as "
+            "wildcards or path variables: rename the file"
+        )
     last = recording_id.rsplit("/", 1)[-1]
     size = len(last.encode("utf-8", "surrogateescape"))
     if size + LONGEST_OUTPUT_SUFFIX > NAME_MAX:
@@ -170,21 +284,13 @@ def recording_name_problem(recording_id: str) -> str | None:
             f"{LONGEST_OUTPUT_SUFFIX} bytes to it and a file name may have at most {NAME_MAX}: "
             f"rename the file to at most {NAME_MAX - LONGEST_OUTPUT_SUFFIX} bytes"
         )
+    if periodic := PERIODIC_TAIL.search(recording_id):
+        return (
+            f"the name ends in {len(periodic.group(0)) // len(periodic.group(1))} repeats of "
+            f"'{periodic.group(1)[:20]}', which Snakemake refuses in a wildcard (it suspects an "
+            "infinite recursion): rename the file"
+        )
     return None
-
-
-def check_recording_names(dataset: str, recordings: Iterable[tuple[str, Any]]) -> None:
-    """Refuse the first recording of ``(recording_id, source path)`` pairs whose name
-    the workflow cannot carry (:func:`recording_name_problem`).
-
-    Raises
-    ------
-    InputError
-        ``"<source>: <problem>"`` (the source printed with ``repr`` escapes, one line).
-    """
-    for recording_id, source in recordings:
-        if problem := recording_name_problem(recording_id):
-            raise InputError(f"{printable(str(source))}: {problem}")
 
 
 def _is_control(character: str) -> bool:

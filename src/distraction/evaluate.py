@@ -16,7 +16,6 @@ import pandas as pd
 
 from distraction import baselines, metrics
 from distraction.cancellation import cancel_corruption
-from distraction.errors import InputError, failure_reason
 from distraction.files import write_csv
 from distraction.masks import region_traces, skin_pixels, stable_skin_region
 from distraction.report import FAILURE_COLUMNS
@@ -212,20 +211,28 @@ def run_evaluate(
     of anything but bad input is logged first) gets no windows and a ``failed`` status row
     whose reason names the video, instead of failing the job.
     """
-    try:
-        table, status = evaluate(store, settings)
-    except Exception as exc:
-        if not record_failures:
-            raise
-        if not isinstance(exc, InputError):
-            log.exception("evaluate of %s failed (not bad input; traceback follows)", store)
-        video, _ = video_of(store)
+    from distraction.failures import recording_failures
+
+    outcome: dict[str, Any] = {}
+
+    def write(failure):
+        # A failed status row and no windows (written below, as for any video).
         identity = video_identity(store)
-        reason = failure_reason(video, exc, strip=str(store))
         status = {**identity, "task": settings.task, "status": "failed", "stage": "evaluate"}
-        status["reason"] = reason
-        log.warning("evaluate FAILED for %s: %s", store, reason)
-        table = _window_frame([], identity, settings.task)
+        outcome["table"] = _window_frame([], identity, settings.task)
+        outcome["status"] = {**status, "reason": failure.reason}
+
+    with recording_failures(
+        f"evaluate_{settings.task}",
+        lambda: video_of(store)[0],
+        record=record_failures,
+        write=write,
+        store=store,
+        output=status_path or output,
+        strip=str(store),
+    ):
+        outcome["table"], outcome["status"] = evaluate(store, settings)
+    table, status = outcome["table"], outcome["status"]
     write_csv(table, output)
     if status_path is not None:
         write_csv(pd.DataFrame([status], columns=FAILURE_COLUMNS), status_path)

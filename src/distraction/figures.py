@@ -200,23 +200,27 @@ def figures_job(
     """The ``figures`` job: :func:`video_figures`. With ``record_failures``, a failure of
     the figures (any exception; the traceback of anything but bad input is logged first)
     gives two figures stating the reason instead of failing the job. Returns its summary."""
-    from distraction.errors import InputError, failure_reason
+    from distraction.failures import recording_failures
     from distraction.store import video_of
 
-    try:
-        video_figures(store, task, triptych_path, waveforms_path)
-    except Exception as exc:
-        if not record_failures:
-            raise
-        if not isinstance(exc, InputError):
-            log.exception("figures of %s failed (not bad input; traceback follows)", store)
-        video, identity = video_of(store)
-        reason = failure_reason(video, exc, strip=str(store))
+    def write(failure):
+        _, identity = video_of(store)
         title = f"{identity.get('dataset', '')}/{identity.get('recording', '')} ({task.upper()})"
         for path in (triptych_path, waveforms_path):
-            failure_note(path, title, f"figures failed: {reason}")
-        log.warning("figures FAILED for %s: %s", store, reason)
-        return f"figures {store} ({task}): failed: {reason}"
+            failure_note(path, title, f"figures failed: {failure.reason}")
+
+    with recording_failures(
+        f"figures_{task}",
+        lambda: video_of(store)[0],
+        record=record_failures,
+        write=write,
+        store=store,
+        output=triptych_path,
+        strip=str(store),
+    ) as failure:
+        video_figures(store, task, triptych_path, waveforms_path)
+    if failure.failed:
+        return f"figures {store} ({task}): failed: {failure.reason}"
     return f"figures {store} ({task}): {triptych_path}, {waveforms_path}"
 
 

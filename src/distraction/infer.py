@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from distraction import chain
 from distraction.engines import Network, load_network, predict_can, predict_lstm
-from distraction.errors import InputError, failure_reason
+from distraction.errors import InputError
 from distraction.litert import THREADS
 from distraction.settings import TaskSettings
 from distraction.signals import scale_to_unit
@@ -292,19 +292,6 @@ def denoise(
     return summary
 
 
-def record_failure(store: Path, stage: str, task: str, exc: Exception) -> str:
-    """Write a network stage's failure record in place of its group (and so of the later
-    stages', which pass it on); returns the one-line reason, which names the video."""
-    video, identity = video_of(store)
-    reason = failure_reason(video, exc, strip=str(store))
-    write_failed_group(
-        store,
-        f"{STAGE_GROUPS[stage]}_{task}",
-        {"failed": reason, "failed_stage": stage, **identity},
-    )
-    return reason
-
-
 def run_stages(
     store: Path,
     settings: TaskSettings,
@@ -331,25 +318,39 @@ def run_stages(
     dict
         Each stage's summary (``{"failed": reason}`` for a recorded failure).
     """
+    from distraction.failures import recording_failures
+
     summaries: dict[str, dict[str, Any]] = {}
     for stage in stages:
-        try:
+        if stage not in STAGE_GROUPS:
+            raise ValueError(f"stage: expected one of {list(STAGE_GROUPS)}, got {stage!r}")
+        group = f"{STAGE_GROUPS[stage]}_{settings.task}"
+
+        def write(failure, group=group, stage=stage):
+            # In place of the stage's group: the later stages pass the record on.
+            _, identity = video_of(store)
+            record = {**failure.attrs(), "failed_stage": stage, **identity}
+            write_failed_group(store, group, record)
+
+        with recording_failures(
+            stage,
+            lambda: video_of(store)[0],
+            record=record_failures,
+            write=write,
+            store=store,
+            # The infer job's retry token (the job runs the three stages of one task).
+            retry_as=f"infer_{settings.task}",
+            output=Path(store) / group,
+            strip=str(store),
+        ) as failure:
             if stage == "infer-can":
                 can = lambda: load_network(can_model, can_litert, "can", threads=threads)  # noqa: E731
                 summaries[stage] = infer_can(store, can, settings, batch_size=batch_size)
             elif stage == "corruption":
                 summaries[stage] = estimate_corruption(store, settings)
-            elif stage == "denoise":
+            else:
                 lstm = lambda: load_network(lstm_model, lstm_litert, "lstm", threads=threads)  # noqa: E731
                 summaries[stage] = denoise(store, lstm, settings, batch_size=batch_size)
-            else:
-                raise ValueError(f"stage: expected one of {list(STAGE_GROUPS)}, got {stage!r}")
-        except Exception as exc:
-            if not record_failures:
-                raise
-            if not isinstance(exc, InputError):
-                log.exception("%s of %s failed (not bad input; traceback follows)", stage, store)
-            reason = record_failure(store, stage, settings.task, exc)
-            log.warning("%s FAILED, recorded in %s: %s", stage, store, reason)
-            summaries[stage] = {"failed": reason}
+        if failure.failed:
+            summaries[stage] = {"failed": failure.reason}
     return summaries

@@ -37,7 +37,8 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "LayoutError",
     "Recording",
-    "dataset_recording_ids",
+    "Refused",
+    "dataset_listing",
     "find_recording",
     "folder_recording",
     "list_recordings",
@@ -48,6 +49,7 @@ __all__ = [
     "pure_frame_files",
     "recording_ids",
     "synth_recording_ids",
+    "unusable_entries",
     "visible_children",
 ]
 
@@ -103,6 +105,16 @@ class Recording:
     task: str
     source: Path
     ground_truth: Path | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An entry of a dataset folder that the workflow cannot carry: the recording id it
+    would have, the file or folder, and why (one line)."""
+
+    recording_id: str
+    source: Path
+    problem: str
 
 
 def natural_key(text: str) -> tuple:
@@ -382,20 +394,86 @@ def synth_recording_ids(synth: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def dataset_recording_ids(name: str, spec: Mapping[str, Any]) -> list[str]:
-    """The recording ids of a configured dataset (``datasets.<name>`` of the config), once
-    every name is one the workflow can carry.
+def unusable_entries(fmt: str, root: Path | str) -> list[Refused]:
+    """The entries of a dataset folder that look like recordings but cannot be read, which
+    the listing leaves out: a dangling symbolic link where a video would be (``generic``;
+    the ``folder`` layout lists one, and its preparation fails naming it), a symbolic link
+    to a folder (``folder``, whose walk does not follow links, so that a link cannot make it
+    loop or leave the root). Other formats: none.
+
+    Returns
+    -------
+    list of Refused
+        The id each entry would have, the entry, and why it is left out.
+    """
+    key, root = str(fmt).strip().lower(), Path(root)
+    found: list[Refused] = []
+    if not root.is_dir():
+        return found
+
+    def dangling(path: Path) -> bool:
+        return path.is_symlink() and not path.exists()
+
+    def link_problem(path: Path) -> str:
+        try:
+            return f"symbolic link to {os.readlink(path)}, which does not exist"
+        except OSError:
+            return "symbolic link to nothing"
+
+    if key == "generic":
+        for subject in visible_children(root):
+            if not subject.is_dir():
+                continue
+            for video in visible_children(subject):
+                if video.suffix.lower() in VIDEO_EXTENSIONS and dangling(video):
+                    found.append(
+                        Refused(f"{subject.name}/{video.stem}", video, link_problem(video))
+                    )
+    elif key == "folder":
+        for folder, dirs, _files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            here = Path(folder)
+            for name in sorted(dirs):
+                if (here / name).is_symlink():
+                    found.append(
+                        Refused(
+                            (here / name).relative_to(root).as_posix(),
+                            here / name,
+                            "symbolic link to a folder, which the folder layout does not "
+                            "follow: link the videos, or move the folder under the root",
+                        )
+                    )
+    return found
+
+
+def dataset_listing(name: str, spec: Mapping[str, Any]) -> tuple[list[str], list[Refused]]:
+    """The recordings of a configured dataset (``datasets.<name>`` of the config) the
+    workflow can carry, and the entries it refuses: those the listing leaves out
+    (:func:`unusable_entries`) and those whose names the workflow cannot carry
+    (:func:`distraction.config_checks.recording_name_problem`). The workflow records each
+    refused entry as a failed video, so that the run goes on and names it.
+
+    Returns
+    -------
+    ids : list of str
+        The recording ids carried, sorted naturally.
+    refused : list of Refused
+        The entries refused, with their problem.
 
     Raises
     ------
     InputError
-        The listing's errors (:class:`LayoutError`), or a recording whose name the workflow
-        cannot carry, naming its file (:func:`distraction.config_checks.check_recording_names`).
+        The listing's errors (:class:`LayoutError`).
     """
     if spec["format"] == "synth":
-        return synth_recording_ids(spec["synth"])
-    from distraction.config_checks import check_recording_names
+        return synth_recording_ids(spec["synth"]), []
+    from distraction.config_checks import recording_name_problem
 
-    recordings = list_recordings(spec["format"], spec["root"], name)
-    check_recording_names(name, [(rec.recording_id, rec.source) for rec in recordings])
-    return [rec.recording_id for rec in recordings]
+    refused = unusable_entries(spec["format"], spec["root"])
+    ids = []
+    for rec in list_recordings(spec["format"], spec["root"], name):
+        if problem := recording_name_problem(rec.recording_id):
+            refused.append(Refused(rec.recording_id, rec.source, problem))
+        else:
+            ids.append(rec.recording_id)
+    return ids, refused

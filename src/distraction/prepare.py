@@ -29,7 +29,7 @@ from tqdm import tqdm
 from distraction import __version__
 from distraction.blazeface import BlazeFace
 from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
-from distraction.errors import InputError, failure_reason
+from distraction.errors import InputError, TransientError
 from distraction.facetrack import FACE_CHOICE, FaceFollower, FaceTrack
 from distraction.preprocess import (
     Box,
@@ -668,30 +668,41 @@ def prepare_job(
     failures report), instead of raised. Returns the job's one-line summary.
     """
     from distraction.datasets import get_loader
+    from distraction.failures import recording_failures
     from distraction.store import write_failed_group
 
     # What is known of the video before its loader can say more: the id's first component
     # is the subject and the rest its task (the layout of every loader's ids).
     subject, _, task = recording_id.partition("/")
     identity = {"dataset": dataset, "recording": recording_id, "subject": subject, "task": task}
-    video = f"{dataset}/{recording_id}"
-    try:
+
+    def write(failure):
+        record = {**failure.attrs(), "failed_stage": "prepare", **identity}
+        write_failed_group(store, "prepared", record)
+
+    with recording_failures(
+        "prepare",
+        f"{dataset}/{recording_id}",
+        record=record_failures,
+        write=write,
+        store=store,
+        output=Path(store) / "prepared",
+    ) as failure:
+        failure.inputs.append(Path(root))
         loader = get_loader(fmt, dataset, root)
-        rec = loader.recording(recording_id)
+        try:
+            rec = loader.recording(recording_id)
+        except InputError as exc:
+            # Listed when the run was planned, gone now: it may come back (a file moved
+            # for a moment), so a rerun retries it.
+            message = f"{root}: recording {recording_id!r} not found (it was when the run began)"
+            raise TransientError(message) from exc
         identity.update(subject=rec.subject, task=rec.task, source=str(rec.source))
-        video = str(rec.source)
+        failure.video = str(rec.source)
+        failure.inputs += [rec.source, *([rec.ground_truth] if rec.ground_truth else [])]
         summary = prepare_recording(loader, rec, store, settings=settings, fmt=fmt, threads=threads)
-    except Exception as exc:
-        if not record_failures:
-            raise
-        if not isinstance(exc, InputError):
-            log.exception("prepare of %s failed (not bad input; traceback follows)", video)
-        reason = failure_reason(video, exc)
-        write_failed_group(
-            store, "prepared", {"failed": reason, "failed_stage": "prepare", **identity}
-        )
-        log.warning("prepare FAILED, recorded in %s: %s", store, reason)
-        return f"prepare {dataset}/{recording_id}: failed: {reason}"
+    if failure.failed:
+        return f"prepare {dataset}/{recording_id}: failed: {failure.reason}"
     rate = summary["frames"] / max(summary["seconds"], 1e-9)
     return (
         f"prepare {dataset}/{rec.recording_id}: {summary['frames']} frames at "

@@ -163,7 +163,8 @@ class PrepareSettings:
 
 def prepare_settings(config: Mapping[str, Any] | None = None, **overrides: Any) -> PrepareSettings:
     """The preparation settings from a validated configuration (default: the schema's)."""
-    c = (merged_config() if config is None else config)["prepare"]
+    keys = {name: ("prepare", name) for name in PrepareSettings.__dataclass_fields__}
+    c = _with_overrides(merged_config() if config is None else config, keys, overrides)["prepare"]
     values: dict[str, Any] = {
         "crop": c["crop"],
         "chunk_frames": int(c["chunk_frames"]),
@@ -172,7 +173,7 @@ def prepare_settings(config: Mapping[str, Any] | None = None, **overrides: Any) 
         "track_smoothing_s": float(c["track_smoothing_s"]),
         "crop_tolerance": float(c["crop_tolerance"]),
     }
-    return PrepareSettings(**_overridden(values, overrides))
+    return PrepareSettings(**values)
 
 
 @dataclass(frozen=True)
@@ -199,12 +200,26 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def _overridden(values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with the given ``overrides`` (``None`` ones ignored: options not given)."""
-    unknown = set(overrides) - set(values)
+def _with_overrides(
+    config: Mapping[str, Any], keys: Mapping[str, tuple[str, ...]], overrides: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """``config`` with ``overrides`` (settings fields; ``None`` ones ignored: options not
+    given) written at their ``keys`` and validated again, so a command-line option meets
+    the schema's bounds and the cross-field checks as the configuration file does."""
+    unknown = set(overrides) - set(keys)
     if unknown:
         raise ValueError(f"overrides: unknown settings {sorted(unknown)}")
-    return {**values, **{k: v for k, v in overrides.items() if v is not None}}
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if not given:
+        return config
+    changed = copy.deepcopy(dict(config))
+    for name, value in given.items():
+        *parents, leaf = keys[name]
+        node = changed
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = list(value) if isinstance(value, tuple) else value
+    return validate_config(changed, source="command line", check_datasets=False)
 
 
 def merged_config(sections: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -251,7 +266,30 @@ def task_settings(
     """
     if task not in TASKS:
         raise ValueError(f"task: expected 'hr' or 'br', got {task!r}")
-    c = merged_config() if config is None else config
+    keys = {
+        "band": ("conditioning", f"{task}_band"),
+        "detrend_lambda": ("conditioning", f"{task}_detrend_lambda"),
+        "fs_out": ("conditioning", f"{task}_fs_out"),
+        "inverse_mask": ("corruption", "inverse_mask"),
+        "threshold": ("corruption", "threshold"),
+        "denoise_window": ("denoise", "window"),
+        "denoise_stride": ("denoise", "stride"),
+        "overlap": ("denoise", "overlap"),
+        "cancel_corruption": ("denoise", "cancel_corruption", task),
+        "denoise_output": ("denoise", "output"),
+        "select_window_s": ("denoise", "select_window_s", task),
+        "window_s": ("evaluation", f"{task}_window_s"),
+        "stride_s": ("evaluation", f"{task}_stride_s"),
+        "methods": ("evaluation", "methods"),
+        "baseline_region": ("evaluation", "baseline_region"),
+        "seed": ("seed",),
+        "timeline_window_s": ("timeline", f"{task}_window_s"),
+        "timeline_step_s": ("timeline", f"{task}_step_s"),
+        "min_quality_db": ("timeline", f"{task}_min_quality_db"),
+        "min_pulse_db": ("timeline", f"{task}_min_pulse_db"),
+        "hrv_min_quality_db": ("timeline", "hrv_min_quality_db"),
+    }
+    c = _with_overrides(merged_config() if config is None else config, keys, overrides)
     conditioning, corruption, denoise = c["conditioning"], c["corruption"], c["denoise"]
     values: dict[str, Any] = {
         "task": task,
@@ -277,8 +315,6 @@ def task_settings(
         "min_pulse_db": float(c["timeline"][f"{task}_min_pulse_db"]),
         "hrv_min_quality_db": float(c["timeline"]["hrv_min_quality_db"]),
     }
-    values = _overridden(values, overrides)
-    values["band"] = tuple(float(v) for v in values["band"])
     return TaskSettings(**values)
 
 
@@ -286,7 +322,20 @@ def training_settings(
     task: Task, config: Mapping[str, Any] | None = None, **overrides: Any
 ) -> TrainingSettings:
     """A task's training settings from a validated configuration (default: the schema's)."""
-    c = merged_config() if config is None else config
+    keys = {
+        name: ("training", name)
+        for name in (
+            "folds",
+            "validation_fraction",
+            "can_epochs",
+            "lstm_epochs",
+            "batch_size",
+            "learning_rate",
+            "patience",
+        )
+    }
+    keys.update(can_select_by=("training", "can_select_by", task), seed=("seed",))
+    c = _with_overrides(merged_config() if config is None else config, keys, overrides)
     training = c["training"]
     values: dict[str, Any] = {
         "folds": int(training["folds"]),
@@ -299,4 +348,4 @@ def training_settings(
         "can_select_by": training["can_select_by"][task],
         "seed": int(c["seed"]),
     }
-    return TrainingSettings(**_overridden(values, overrides))
+    return TrainingSettings(**values)

@@ -372,6 +372,10 @@ class GroupWriter:
                     f"{self.store / self.name}: incomplete group not published: "
                     + "; ".join(problems)
                 )
+            # The chunk files of every array, counted now that all are written: readers
+            # compare (open_group), so a chunk lost later (a deleted file, a copy cut
+            # short) is an error instead of NaN (the fill value Zarr reads for it).
+            self.group.attrs[CHUNKS_ATTR] = _chunk_counts(self.tmp)
             # Consolidated metadata (in the group's zarr.json, written last): a plain
             # xr.open_zarr(group) reads it without listing the folder or warning. Zarr
             # warns that v3 has no consolidated metadata in its specification yet; the
@@ -385,6 +389,47 @@ class GroupWriter:
             os.replace(self.tmp, final)
         finally:
             self._lock.release()
+
+
+#: Group attribute: the number of chunk files of each array when the group was published.
+CHUNKS_ATTR = "stored_chunks"
+
+
+def _array_names(group: Path) -> list[str]:
+    """The arrays of a group folder (children whose ``zarr.json`` says ``array``)."""
+    names = []
+    for child in sorted(group.iterdir()):
+        meta = child / "zarr.json"
+        if child.is_dir() and meta.is_file():
+            try:
+                node = json.loads(meta.read_text(encoding="utf-8")).get("node_type")
+            except (OSError, ValueError):
+                node = "array"  # unreadable metadata: counted, so the reader notices
+            if node == "array":
+                names.append(child.name)
+    return names
+
+
+def _count_chunks(array: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(array / "c"))
+
+
+def _chunk_counts(group: Path) -> dict[str, int]:
+    return {name: _count_chunks(group / name) for name in _array_names(group)}
+
+
+def group_problems(group: Path, expected: dict[str, Any]) -> list[str]:
+    """How a published group differs from what its writer recorded (``stored_chunks``):
+    arrays gone, or with fewer chunk files than were written."""
+    problems = []
+    for name, count in expected.items():
+        if not (group / name / "zarr.json").is_file():
+            problems.append(f"array '{name}' is missing")
+            continue
+        found = _count_chunks(group / name)
+        if found < int(count):
+            problems.append(f"array '{name}' has {found} of its {count} chunks")
+    return problems
 
 
 def write_dataset(store: Path, name: str, ds: xr.Dataset, *, chunk_len: int = 256) -> None:
@@ -425,7 +470,10 @@ def video_of(store: Path) -> tuple[str, dict[str, Any]]:
     """The video a store holds, as failure reasons name it (its source file, else
     ``dataset/recording``, else the store), and its identity attributes."""
     try:
-        attrs = dict(open_group(store, "prepared").attrs)
+        # The group's own metadata only: an incomplete group (which open_group refuses)
+        # still names its video.
+        meta = json.loads((Path(store) / "prepared" / "zarr.json").read_text(encoding="utf-8"))
+        attrs = dict(meta.get("attributes", {}))
     except Exception:  # an unreadable store still gets its failure recorded
         attrs = {}
     keys = ("dataset", "recording", "subject", "task", "source")
@@ -440,7 +488,9 @@ def video_of(store: Path) -> tuple[str, dict[str, Any]]:
 def open_group(store: Path, name: str) -> xr.Dataset:
     """Open one stage's group of a video store lazily.
 
-    Variables are read on access (xarray's lazy indexing; a slice reads only the chunks it
+    The group is checked to hold every chunk its writer wrote (``InputError`` naming the
+    group and the video to redo, else Zarr would read a lost chunk as NaN). Variables are
+    read on access (xarray's lazy indexing; a slice reads only the chunks it
     covers). Not dask-backed: the stages read whole variables or time slices, and dask's
     import alone (0.2 s) and task graphs cost more than they save on one video; for
     interactive work ``xr.open_zarr(store / name)`` gives the dask-backed view.
@@ -453,4 +503,18 @@ def open_group(store: Path, name: str) -> xr.Dataset:
         # .snakemake_timestamp file in those of directory() outputs of older workflows.
         warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
         warnings.filterwarnings("ignore", message=".*consolidated metadata.*")
-        return xr.open_zarr(str(path), zarr_format=3, chunks=None)
+        ds = xr.open_zarr(str(path), zarr_format=3, chunks=None)
+    # The writer's bookkeeping, not the group's data: checked here, hidden from readers.
+    expected = ds.attrs.pop(CHUNKS_ATTR, None)
+    if isinstance(expected, dict) and (problems := group_problems(path, expected)):
+        video = ds.attrs.get("source") or (
+            f"{ds.attrs.get('dataset', '')}/{ds.attrs['recording']}"
+            if "recording" in ds.attrs
+            else None
+        )
+        redo = f"redo video {video}: " if video else "redo its video: "
+        raise InputError(
+            f"{path}: incomplete group ({'; '.join(problems[:3])}); {redo}remove {path} "
+            "and run again"
+        )
+    return ds

@@ -119,6 +119,18 @@ class Timeline:
         return str(self.rates["reason"].value_counts().index[0])
 
 
+def failed_timeline(identity: dict[str, str], reason: str) -> Timeline:
+    """The timeline of a video that has none: no windows, no waveforms, and for HR (the
+    ``task`` of ``identity``) a failed HRV row."""
+    hrv = {**identity, "status": "failed", "reason": reason}
+    return Timeline(
+        pd.DataFrame(columns=RATE_COLUMNS),
+        pd.DataFrame(columns=["time_s", "can", "denoised"]),
+        pd.DataFrame([hrv], columns=HRV_COLUMNS) if identity.get("task") == "hr" else None,
+        failed=reason,
+    )
+
+
 def _identity(store: Path) -> dict[str, str]:
     attrs = open_group(store, "prepared").attrs
     return {
@@ -203,13 +215,7 @@ def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
     identity = {**_identity(store), "task": task}
     if failure := upstream_failure(store, f"denoised_{task}"):
         reason = f"{failure.get('failed_stage', '')} failed: {failure['failed']}"
-        hrv = {**identity, "status": "failed", "reason": reason}
-        return Timeline(
-            pd.DataFrame(columns=RATE_COLUMNS),
-            pd.DataFrame(columns=["time_s", "can", "denoised"]),
-            pd.DataFrame([hrv], columns=HRV_COLUMNS) if task == "hr" else None,
-            failed=reason,
-        )
+        return failed_timeline(identity, reason)
     corruption = open_group(store, f"corruption_{task}")
     denoised_group = open_group(store, f"denoised_{task}")
     fs = float(corruption.attrs["fs_out"])
@@ -316,25 +322,52 @@ def timeline_job(
     waveforms: Path,
     hrv: Path | None = None,
     figure: Path | None = None,
+    record_failures: bool = False,
 ) -> str:
     """The timeline job: :func:`video_timeline`, written as CSVs (the HRV one for HR only)
-    and a figure (the rate over time beside the truth, and the quality). Returns the job's
-    one-line summary."""
+    and a figure (the rate over time beside the truth, and the quality). With
+    ``record_failures``, a failure (:mod:`distraction.failures`) gives the failed timeline
+    instead: no windows, for HR an HRV row with status ``failed`` and the reason, a figure
+    stating it. Returns the job's one-line summary."""
     from distraction import figures
+    from distraction.failures import recording_failures
     from distraction.files import write_csv
+    from distraction.store import video_of
 
-    result = video_timeline(store, settings)
-    write_csv(result.rates, rates)
-    write_csv(result.waveforms, waveforms)
-    if result.hrv is not None and hrv is not None:
-        write_csv(result.hrv, hrv)
-    identity = _identity(store)
-    name = f"{identity['dataset']}/{identity['video']}"
-    if figure is not None:
-        if result.failed:
-            figures.failure_note(figure, f"{name} ({settings.task.upper()})", result.failed)
-        else:
-            figures.plot_timeline(result.rates, figure, task=settings.task, title=name)
+    def write(failure):
+        _, attrs = video_of(store)
+        identity = {
+            "dataset": str(attrs.get("dataset", "")),
+            "video": str(attrs.get("recording", store.name)),
+            "task": settings.task,
+        }
+        write_outputs(failed_timeline(identity, f"timeline failed: {failure.reason}"), identity)
+
+    def write_outputs(result: Timeline, identity: dict[str, str]) -> None:
+        write_csv(result.rates, rates)
+        write_csv(result.waveforms, waveforms)
+        if result.hrv is not None and hrv is not None:
+            write_csv(result.hrv, hrv)
+        name = f"{identity['dataset']}/{identity['video']}"
+        if figure is not None:
+            if result.failed:
+                figures.failure_note(figure, f"{name} ({settings.task.upper()})", result.failed)
+            else:
+                figures.plot_timeline(result.rates, figure, task=settings.task, title=name)
+
+    with recording_failures(
+        f"timeline_{settings.task}",
+        lambda: video_of(store)[0],
+        record=record_failures,
+        write=write,
+        store=store,
+        output=hrv if hrv is not None else rates,
+        strip=str(store),
+    ) as failure:
+        result = video_timeline(store, settings)
+        write_outputs(result, _identity(store))
+    if failure.failed:
+        return f"timeline {store} ({settings.task}): failed: {failure.reason}"
     if result.failed:
         return f"timeline {store} ({settings.task}): failed: {result.failed}"
     hrv_status = "" if result.hrv is None else f", HRV {result.hrv['status'].iloc[0]}"

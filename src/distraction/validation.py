@@ -42,12 +42,26 @@ class Problem:
         return printable(f"{self.path}: {self.message}")  # one line, whatever the name
 
 
+#: The frame rate the shipped networks were trained at, and the range of rates a video may
+#: have: the CAN reads frame differences, whose size and noise scale with the frame
+#: interval, so a rate far from its training rate gives wrong rates without a sign; below
+#: 15 fps the breathing and pulse bands come too close to the Nyquist frequency.
+NETWORK_FPS = 30.0
+MIN_FPS = 15.0
+MAX_FPS = 60.0
+
+
 def frame_rate_problems(fps: float) -> list[str]:
-    """A usable nominal frame rate is finite and positive (1–1000 fps)."""
+    """A usable nominal frame rate is known and within :data:`MIN_FPS`–:data:`MAX_FPS`
+    (the method is not resampled to other rates: such a video is refused, with the fix)."""
     if not np.isfinite(fps) or fps <= 0:
         return [f"unknown frame rate ({fps})"]
-    if not 1.0 <= fps <= 1000.0:
-        return [f"implausible frame rate {fps:g} fps"]
+    if not MIN_FPS <= fps <= MAX_FPS:
+        return [
+            f"frame rate {fps:g} fps is outside the {MIN_FPS:g}-{MAX_FPS:g} fps the method was "
+            f"built for (its networks at {NETWORK_FPS:g} fps); convert the video to "
+            f"{NETWORK_FPS:g} fps first (ffmpeg -i IN -r {NETWORK_FPS:g} OUT)"
+        ]
     return []
 
 
@@ -214,6 +228,39 @@ def check_config_files(config: dict, source: Path) -> None:
         )
 
 
+def refused_status(
+    dataset: str, recording_id: str, source: Path | str, problem: str, task: str
+) -> dict[str, str]:
+    """The failed status row of a recording the workflow cannot carry (its name, or a
+    dangling link where its video would be), as the failures report lists it."""
+    recording_id = printable(recording_id)
+    subject, _, recording_task = recording_id.partition("/")
+    return {
+        "dataset": dataset,
+        "video": recording_id,
+        "subject": subject,
+        "recording_task": recording_task,
+        "task": task,
+        "status": "failed",
+        "stage": "list",
+        "reason": str(Problem(Path(source), problem)),
+    }
+
+
+def refused_job(
+    dataset: str, recording_id: str, source: Path, problem: str, task: str, status: Path
+) -> str:
+    """The ``refused`` job: the status row of :func:`refused_status`, written as a CSV."""
+    import pandas as pd
+
+    from distraction.files import write_csv
+    from distraction.report import FAILURE_COLUMNS
+
+    row = refused_status(dataset, recording_id, source, problem, task)
+    write_csv(pd.DataFrame([row], columns=FAILURE_COLUMNS), status)
+    return f"refused {row['reason']}"
+
+
 def validate_job(
     *,
     config_path: Path | None = None,
@@ -246,6 +293,7 @@ def validate_job(
     from distraction.config import load_config
     from distraction.datasets import get_loader
     from distraction.files import write_csv
+    from distraction.layouts import unusable_entries
 
     if config_path is not None:
         config = load_config(config_path)
@@ -269,6 +317,12 @@ def validate_job(
     rows: list[dict[str, str]] = []
     checked = 0
     for name, dataset_format, dataset_root in datasets:
+        # Entries the listing leaves out (dangling links, linked folders), named first.
+        for entry in unusable_entries(dataset_format, dataset_root):
+            checked += 1
+            print(Problem(entry.source, entry.problem), file=sys.stderr)
+            row = {"dataset": name, "recording": entry.recording_id, "path": str(entry.source)}
+            rows.append({**row, "problem": entry.problem})
         loader = get_loader(dataset_format, name, dataset_root)
         for recording in loader.list_recordings():
             checked += 1

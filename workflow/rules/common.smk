@@ -1,6 +1,7 @@
 # Settings and input functions shared by all rules: the validated config, the recordings of
 # each dataset (listed by distraction.layouts) and the functions that name rules' inputs.
 import fnmatch
+import hashlib
 import json
 import os
 import shlex
@@ -11,15 +12,24 @@ from snakemake.utils import validate
 
 # The workflow parses with Snakemake alone (the rules' conda environment installs the
 # package for the jobs): what it needs of the package (hardware checks, the recording
-# listing, the config checks a JSON schema cannot express and the recording-name checks) imports
+# listing, the config checks a JSON schema cannot express, the recording-name checks and the
+# failure policy's retry tokens) imports
 # the standard library only, from this checkout's src/.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from distraction import config_checks, layouts
 from distraction.errors import InputError
+from distraction.failures import retry_token
 from distraction.hardware import gpu_visible
 
 
+# Before the schema, whose messages quote values: a config that nested YAML aliases expand
+# to millions of values is refused in one line, and NaN or infinity never pass its bounds.
+try:
+    config_checks.check_size(config)
+    config_checks.check_numbers(config)
+except config_checks.ConfigError as error:
+    raise WorkflowError(str(error)) from None
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
@@ -30,13 +40,14 @@ wildcard_constraints:
     dataset=r"[^/]+",
     task=r"hr|br",
     kind=r"can|lstm",
+    key=r"refused-[0-9a-f]{16}",
 
 
 def _check_config():
     """Fail before any job runs on a config problem the schema cannot see (one line)."""
     try:
         config_checks.check_config(config)
-    except config_checks.InputError as error:
+    except config_checks.ConfigError as error:
         raise WorkflowError(str(error)) from None
     for name, spec in config["datasets"].items():
         if spec["format"] != "synth" and not Path(spec["root"]).is_dir():
@@ -84,12 +95,31 @@ def dataset_root(dataset):
     return synth_root(dataset) if spec["format"] == "synth" else spec["root"]
 
 
+# The entries of each dataset the workflow cannot carry (a name Snakemake cannot take as a
+# wildcard, a dangling link, a linked folder): not processed, but recorded as failed videos
+# by the `refused` rule, so the run goes on and the failures report names each one.
+REFUSED = {}
+
+
+def _refuse(dataset, recording_id, source, problem):
+    digest = hashlib.sha256(f"{recording_id}\0{source}".encode("utf-8", "surrogateescape"))
+    REFUSED.setdefault(dataset, {})[f"refused-{digest.hexdigest()[:16]}"] = {
+        "recording": config_checks.printable(recording_id),
+        "source": config_checks.printable(str(source)),
+        "problem": problem,
+    }
+
+
 def _list_recordings(dataset):
-    """Recording ids of a dataset, listed when the DAG is built (so new videos are picked up)."""
+    """Recording ids of a dataset, listed when the DAG is built (so new videos are picked
+    up); the entries it cannot carry go to REFUSED."""
     try:
-        return layouts.dataset_recording_ids(dataset, config["datasets"][dataset])
+        ids, refused = layouts.dataset_listing(dataset, config["datasets"][dataset])
     except InputError as error:
         raise WorkflowError(str(error)) from None
+    for entry in refused:
+        _refuse(dataset, entry.recording_id, entry.source, entry.problem)
+    return ids
 
 
 RECORDINGS = {dataset: _list_recordings(dataset) for dataset in config["datasets"]}
@@ -107,6 +137,28 @@ def video_threads(wildcards):
 
 def store_path(dataset, recording):
     return f"{RESULTS}/{dataset}/stores/{recording}.zarr"
+
+
+class NotRetried:
+    """The ``retry`` parameter of a job without a retry token. Snakemake records parameters
+    of builtin types only, so this one is not recorded: results made before the parameter
+    existed, or before the job's first transient failure, are not rerun for it."""
+
+    def __str__(self):
+        return ""
+
+
+def retry(job):
+    """A per-video job's ``retry`` parameter: its retry token in the video's store, renewed
+    by each transient failure the job records (``{task}`` in ``job`` is the wildcard's), so
+    Snakemake, seeing the parameter changed, reruns the job (distraction.failures)."""
+
+    def token(wildcards):
+        store = store_path(wildcards.dataset, wildcards.recording)
+        job_name = job.format(task=getattr(wildcards, "task", ""))
+        return retry_token(store, job_name) or NotRetried()
+
+    return token
 
 
 def group_file(group):
@@ -202,12 +254,23 @@ def can_training_settings(task):
 
 
 def status_files(wildcards):
+    """Every video's status row: those evaluated, and those refused (REFUSED)."""
     return [
         f"{RESULTS}/{dataset}/status/{task}/{recording}.csv"
         for dataset, recordings in RECORDINGS.items()
         for recording in recordings
         for task in TASKS
+    ] + [
+        f"{RESULTS}/{dataset}/refused/{task}/{key}.csv"
+        for dataset, refused in REFUSED.items()
+        for key in refused
+        for task in TASKS
     ]
+
+
+def refused_setting(name):
+    """A ``refused`` job's recording, source or problem (REFUSED)."""
+    return lambda w: REFUSED[w.dataset][w.key][name]
 
 
 def training_datasets():

@@ -12,6 +12,7 @@ rule evaluate:
     params:
         store=lambda w: store_path(w.dataset, w.recording),
         settings=lambda w: settings_json(w.task, "conditioning", "evaluation", "seed"),
+        retry=retry("evaluate_{task}"),
     log:
         f"{RESULTS}/logs/{{dataset}}/evaluate_{{task}}/{{recording}}.log",
     conda:
@@ -41,6 +42,7 @@ rule figures:
         ),
     params:
         store=lambda w: store_path(w.dataset, w.recording),
+        retry=retry("figures_{task}"),
     log:
         f"{RESULTS}/logs/{{dataset}}/figures_{{task}}/{{recording}}.log",
     conda:
@@ -49,6 +51,25 @@ rule figures:
         "distraction figures --store={params.store:q} --task={wildcards.task} "
         "--triptych={output.triptych:q} --waveforms={output.waveforms:q} --record-failures "
         "2> {log:q}"
+
+
+# A video the workflow cannot carry (its name, a dangling link, a linked folder): a failed
+# status row naming the file, so the run goes on and the report lists it.
+rule refused:
+    output:
+        f"{RESULTS}/{{dataset}}/refused/{{task}}/{{key}}.csv",
+    params:
+        recording=refused_setting("recording"),
+        source=refused_setting("source"),
+        problem=refused_setting("problem"),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/refused_{{task}}/{{key}}.log",
+    conda:
+        "../../envs/distraction.yaml"
+    shell:
+        "distraction refused --dataset={wildcards.dataset:q} --recording={params.recording:q} "
+        "--source={params.source:q} --problem={params.problem:q} --task={wildcards.task} "
+        "--status={output:q} 2> {log:q}"
 
 
 rule aggregate:
@@ -117,6 +138,7 @@ rule timeline:
         settings=lambda w: settings_json(w.task, "conditioning", "timeline"),
         # --hrv for an HR timeline (timeline_hr), whose outputs include the HRV table.
         hrv=lambda w, output: f"--hrv={shlex.quote(output.hrv)}" if "hrv" in output.keys() else "",
+        retry=retry("timeline_{task}"),
     log:
         f"{RESULTS}/logs/{{dataset}}/timeline_{{task}}/{{recording}}.log",
     conda:
@@ -124,7 +146,7 @@ rule timeline:
     shell:
         "distraction timeline --store={params.store:q} --task={wildcards.task} "
         "--rates={output.rates:q} --waveforms={output.waveforms:q} {params.hrv} "
-        "--figure={output.figure:q} --settings={params.settings:q} 2> {log:q}"
+        "--figure={output.figure:q} --settings={params.settings:q} --record-failures 2> {log:q}"
 
 
 use rule timeline as timeline_hr with:

@@ -39,6 +39,7 @@ rule infer:
         engine=config["models"]["engine"],
         litert=litert_options,
         settings=lambda w: settings_json(w.task, "conditioning", "corruption", "denoise"),
+        retry=retry("infer_{task}"),
     threads: video_threads
     resources:
         gpu=GPUS,

@@ -11,6 +11,7 @@ rule prepare:
         root=lambda w: dataset_root(w.dataset),
         store=lambda w: store_path(w.dataset, w.recording),
         settings=json.dumps({"prepare": config["prepare"]}, sort_keys=True, separators=(",", ":")),
+        retry=retry("prepare"),
     threads: video_threads
     log:
         f"{RESULTS}/logs/{{dataset}}/prepare/{{recording}}.log",
