@@ -110,8 +110,10 @@ def test_hr_denoising_cancels_the_corruption_the_traces_explain_before_the_lstm(
     corruption = open_group(store, "corruption_hr")
     denoised = open_group(store, "denoised_hr")
     assert denoised.attrs["cancel_corruption"] is True  # the HR default
+    # The default regresses on the traces of each half of the frame: 4 halves x R, G, B.
+    assert corruption["region_traces_conditioned"].shape[1] == 12
     expected = cancel_corruption(
-        corruption["can_conditioned"].values, corruption["traces_conditioned"].values
+        corruption["can_conditioned"].values, corruption["region_traces_conditioned"].values
     )
     np.testing.assert_array_equal(denoised["cancelled"].values, expected.signal)
     assert denoised.attrs["cancelled_variance_fraction"] == pytest.approx(expected.explained)

@@ -288,3 +288,63 @@ def test_stable_skin_region_precision_on_rendered_faces(condition: str) -> None:
         assert region.sum() >= 40, subject
         precision = float(np.mean(cover[region] > 0.5))
         assert precision >= 0.8, (subject, precision)
+
+
+# ------------------------------------------------------------ traces per part of the frame
+
+
+def test_partitioned_traces_are_true_means_inside_each_half():
+    from distraction.masks import partitioned_corruption_traces
+
+    frames = np.zeros((1, 4, 4, 3))
+    frames[0, :, :2] = (10, 20, 30)  # left half
+    frames[0, :, 2:] = (50, 60, 70)  # right half
+    frames[0, 0, :] += 8  # top row brighter
+    inverse = np.zeros((4, 4))
+    inverse[0, 0] = inverse[3, 3] = 1.0  # one pixel top-left, one bottom-right
+    out = partitioned_corruption_traces(frames, inverse)[0]
+    # left: only (0, 0); right: only (3, 3); top: only (0, 0); bottom: only (3, 3).
+    np.testing.assert_allclose(out[0:3], [18, 28, 38])
+    np.testing.assert_allclose(out[3:6], [50, 60, 70])
+    np.testing.assert_allclose(out[6:9], [18, 28, 38])
+    np.testing.assert_allclose(out[9:12], [50, 60, 70])
+    # An empty inverse region falls back to the part's mean.
+    empty = partitioned_corruption_traces(frames, np.zeros((4, 4)))[0]
+    np.testing.assert_allclose(empty[0:3], [12, 22, 32])
+
+
+def test_linear_light_inverts_the_srgb_curve():
+    from distraction.masks import linear_light
+
+    # sRGB: 0 -> 0, 255 -> 1, code 10 (below the knee) -> (10/255)/12.92,
+    # code 128 -> ((128/255 + 0.055)/1.055)**2.4 = 0.2158605.
+    np.testing.assert_allclose(
+        linear_light(np.array([0, 10, 128, 255])),
+        [0.0, 10 / 255 / 12.92, 0.2158605, 1.0],
+        rtol=1e-6,
+    )
+
+
+def test_halves_cancel_a_flicker_whose_phase_changes_across_the_frame():
+    # The face (centre) sees the flicker of a lamp on the left and of another on the right
+    # in different phases; one whole-mask mean mixes them into a third phase, which a fit
+    # of it and its derivative cannot match where the two halves are weighted differently.
+    from distraction.cancellation import cancel_corruption
+    from distraction.masks import partitioned_corruption_traces
+
+    t = np.arange(900) / 30.0
+    left = np.sin(2 * np.pi * 1.7 * t)
+    right = np.sin(2 * np.pi * 2.1 * t + 1.0)
+    pulse = 0.3 * np.sin(2 * np.pi * 1.2 * t)
+    frames = np.zeros((t.size, 4, 4, 3))
+    frames[:, :, :2] = 100 + 5 * left[:, None, None, None]
+    frames[:, :, 2:] = 100 + 5 * right[:, None, None, None]
+    inverse = np.ones((4, 4))
+    whole = corruption_traces(frames, inverse)
+    halves = partitioned_corruption_traces(frames, inverse)
+    signal = 0.8 * left + 0.2 * right + pulse  # the face is nearer the left lamp
+    residual_whole = cancel_corruption(signal, whole).signal
+    residual_halves = cancel_corruption(signal, halves).signal
+    pulse_unit = pulse / np.abs(pulse).max()
+    assert np.corrcoef(residual_halves, pulse_unit)[0, 1] > 0.99
+    assert np.corrcoef(residual_whole, pulse_unit)[0, 1] < 0.8

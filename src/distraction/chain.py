@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from distraction.cancellation import Cancellation, cancel_corruption
-from distraction.masks import corruption_traces, inverse_masks
+from distraction.masks import (
+    corruption_traces,
+    inverse_masks,
+    partitioned_corruption_traces,
+)
 from distraction.metrics import periodogram, quality_db
 from distraction.preprocess import resample_series
 from distraction.settings import TaskSettings
@@ -29,7 +34,9 @@ __all__ = [
     "denoiser_features",
     "inverse_attention_traces",
     "output_time",
+    "region_traces",
     "select_by_quality",
+    "stored_regions",
     "window_quality",
 ]
 
@@ -59,6 +66,29 @@ def inverse_attention_traces(
     return inverse, corruption_traces(frames, inverse)
 
 
+def region_traces(
+    frames: ArrayLike, inverse: ArrayLike, settings: TaskSettings
+) -> NDArray[np.float64] | None:
+    """The traces the cancellation regresses on, when they are not the whole-mask ones.
+
+    With ``settings.trace_regions == "halves"``, the R/G/B mean of the inverse region in
+    each half of the frame (:func:`distraction.masks.partitioned_corruption_traces`,
+    ``(T, 12)``); with ``"whole"``, None (the cancellation uses the ``(T, 3)`` traces of
+    :func:`inverse_attention_traces`). Per frame, like those.
+    """
+    if settings.trace_regions == "whole":
+        return None
+    return partitioned_corruption_traces(frames, inverse)
+
+
+def stored_regions(corruption: Any) -> NDArray[np.float64] | None:
+    """The conditioned region traces of a ``corruption_<task>`` group, or None (a group
+    written with ``corruption.regions: whole``, or before region traces existed)."""
+    if "region_traces_conditioned" not in corruption:
+        return None
+    return corruption["region_traces_conditioned"].values
+
+
 def output_time(start: float, n: int, fs_out: float) -> NDArray[np.float64]:
     """Times of ``n`` samples at ``fs_out`` from ``start``."""
     return start + np.arange(n) / fs_out
@@ -79,12 +109,15 @@ class Conditioned:
         ``(M, 3)`` the corruption traces conditioned alike (without integration).
     truth
         Ground-truth series resampled to ``time_out`` (NaN outside their span), by name.
+    regions
+        ``(M, C)`` the region traces (:func:`region_traces`) conditioned alike, or None.
     """
 
     time_out: NDArray[np.float64]
     can: NDArray[np.float64]
     traces: NDArray[np.float64]
     truth: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    regions: NDArray[np.float64] | None = None
 
 
 def condition(
@@ -94,6 +127,7 @@ def condition(
     fps: float,
     settings: TaskSettings,
     truth: Mapping[str, ArrayLike] | None = None,
+    regions: ArrayLike | None = None,
 ) -> Conditioned:
     """The paper's conditioning of the CAN signal and the traces, on the output time base.
 
@@ -111,6 +145,8 @@ def condition(
         Band, smoothness-priors lambda and output rate of the task.
     truth
         Ground-truth series at the frame times, resampled to the output times.
+    regions
+        ``(T, C)`` region traces at the video rate (:func:`region_traces`), or None.
     """
     # float32 like the network's own output, so stored and in-memory paths agree exactly.
     signal = np.asarray(can_signal).astype(np.float32)
@@ -123,16 +159,28 @@ def condition(
         name: resample_series(times, np.asarray(values), time_out)
         for name, values in (truth or {}).items()
     }
-    return Conditioned(time_out, can_conditioned, traces_conditioned, resampled)
+    regions_conditioned = (
+        None
+        if regions is None
+        else condition_signal(np.asarray(regions), fps, integrate=False, **common)
+    )
+    return Conditioned(
+        time_out, can_conditioned, traces_conditioned, resampled, regions_conditioned
+    )
 
 
 def denoiser_features(
-    can_conditioned: ArrayLike, traces_conditioned: ArrayLike, *, cancel: bool
+    can_conditioned: ArrayLike,
+    traces_conditioned: ArrayLike,
+    *,
+    cancel: bool,
+    regions_conditioned: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], Cancellation | None]:
     """The denoiser's input channels: [R, G, B traces, CAN signal].
 
     With ``cancel``, the CAN channel is first rid of what the traces explain linearly
-    (:func:`distraction.cancellation.cancel_corruption`).
+    (:func:`distraction.cancellation.cancel_corruption`): the region traces
+    (:func:`region_traces`, conditioned alike) where given, else the whole-mask ones.
 
     Returns
     -------
@@ -141,7 +189,8 @@ def denoiser_features(
     """
     can_conditioned = np.asarray(can_conditioned)
     traces_conditioned = np.asarray(traces_conditioned)
-    cancellation = cancel_corruption(can_conditioned, traces_conditioned) if cancel else None
+    references = traces_conditioned if regions_conditioned is None else regions_conditioned
+    cancellation = cancel_corruption(can_conditioned, references) if cancel else None
     can_channel = can_conditioned if cancellation is None else cancellation.signal
     return np.column_stack([traces_conditioned, can_channel]), cancellation
 

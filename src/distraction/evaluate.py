@@ -16,6 +16,7 @@ import pandas as pd
 
 from distraction import baselines, metrics
 from distraction.cancellation import cancel_corruption
+from distraction.chain import stored_regions
 from distraction.files import write_csv
 from distraction.masks import region_traces, skin_pixels, stable_skin_region
 from distraction.report import FAILURE_COLUMNS
@@ -67,8 +68,10 @@ def method_signals(store: Path, settings: TaskSettings) -> dict[str, np.ndarray]
     if "cancelled" in methods:
         # The same function as the denoising stage's (stored there when it cancels), so
         # the cancellation alone is evaluated whether or not the denoiser uses it.
+        regions = stored_regions(corruption)
+        references = corruption["traces_conditioned"].values if regions is None else regions
         out["cancelled"] = cancel_corruption(
-            corruption["can_conditioned"].values, corruption["traces_conditioned"].values
+            corruption["can_conditioned"].values, references
         ).signal
     if "denoised" in methods or "lstm" in methods:
         denoised = open_group(store, f"denoised_{task}")

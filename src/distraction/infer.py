@@ -20,6 +20,7 @@ from distraction import chain
 from distraction.engines import Network, load_network, predict_can, predict_lstm
 from distraction.errors import InputError
 from distraction.litert import THREADS
+from distraction.masks import HALVES
 from distraction.settings import TaskSettings
 from distraction.signals import scale_to_unit
 from distraction.store import (
@@ -126,12 +127,14 @@ def estimate_corruption(store: Path, settings: TaskSettings) -> dict[str, Any]:
     chunk = int(can["attention_mask"].encoding.get("chunks", (256,))[0])
     times = prepared["time"].values
     traces = np.empty((n, 3))
+    regions = None if settings.trace_regions == "whole" else np.empty((n, 12))
     attrs = {
         "fps": fps,
         "fs_out": settings.fs_out,
         "task": task,
         "inverse_mask": settings.inverse_mask,
         "threshold": settings.threshold,
+        "trace_regions": settings.trace_regions,
         "band_hz": list(settings.band),
         "detrend_lambda": settings.detrend_lambda,
     }
@@ -147,12 +150,13 @@ def estimate_corruption(store: Path, settings: TaskSettings) -> dict[str, Any]:
             attrs={"mode": settings.inverse_mask, "threshold": settings.threshold},
         )
         for start, stop in block_bounds(n, chunk):
+            frames = prepared["frames"][start:stop].values
             inverse, traces[start:stop] = chain.inverse_attention_traces(
-                prepared["frames"][start:stop].values,
-                can["attention_mask"][start:stop].values,
-                settings,
+                frames, can["attention_mask"][start:stop].values, settings
             )
             inverse_array[start:stop] = inverse
+            if regions is not None:
+                regions[start:stop] = chain.region_traces(frames, inverse, settings)
         writer.create(
             "corruption_traces",
             ["time", "channel"],
@@ -162,6 +166,17 @@ def estimate_corruption(store: Path, settings: TaskSettings) -> dict[str, Any]:
             data=traces,
             attrs={"description": "spatial mean of frame x inverse mask per channel"},
         )
+        if regions is not None:
+            writer.coord("region_channel", [f"{h}_{c}" for h in HALVES for c in CHANNELS])
+            writer.create(
+                "region_traces",
+                ["time", "region_channel"],
+                (n, regions.shape[1]),
+                np.float64,
+                chunk_len=max(n, 1),
+                data=regions,
+                attrs={"description": "mean of frame in the inverse mask per half and channel"},
+            )
         truth_names = [name for name in (settings.waveform, settings.rate) if name in prepared]
         conditioned = chain.condition(
             can["can_signal"].values,
@@ -170,6 +185,7 @@ def estimate_corruption(store: Path, settings: TaskSettings) -> dict[str, Any]:
             fps,
             settings,
             truth={name: prepared[name].values for name in truth_names},
+            regions=regions,
         )
         m = len(conditioned.can)
         writer.coord("time_out", conditioned.time_out, attrs={"units": "s", "fs": settings.fs_out})
@@ -189,6 +205,15 @@ def estimate_corruption(store: Path, settings: TaskSettings) -> dict[str, Any]:
             chunk_len=max(m, 1),
             data=conditioned.traces,
         )
+        if conditioned.regions is not None:
+            writer.create(
+                "region_traces_conditioned",
+                ["time_out", "region_channel"],
+                (m, conditioned.regions.shape[1]),
+                np.float64,
+                chunk_len=max(m, 1),
+                data=conditioned.regions,
+            )
         for name in truth_names:
             writer.create(
                 f"truth_{name}",
@@ -220,6 +245,7 @@ def denoise(
         corruption["can_conditioned"].values,
         corruption["traces_conditioned"].values,
         cancel=settings.cancel_corruption,
+        regions_conditioned=chain.stored_regions(corruption),
     )
     m = features.shape[0]
     if m < settings.denoise_window:

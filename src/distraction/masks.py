@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "HALVES",
     "attention_regions",
     "corruption_traces",
     "inverse_masks",

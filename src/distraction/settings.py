@@ -66,8 +66,9 @@ class TaskSettings:
         Smoothness-priors lambda (``conditioning.<task>_detrend_lambda``).
     fs_out
         Rate of the conditioned signals, Hz (``conditioning.<task>_fs_out``).
-    inverse_mask, threshold
-        Inverse-mask mode and binary threshold (``corruption.*``).
+    inverse_mask, threshold, trace_regions
+        Inverse-mask mode, binary threshold and the regions of the cancellation's traces
+        (``corruption.*``).
     denoise_window, denoise_stride, overlap
         The denoiser's windows in samples and their reassembly (``denoise.*``).
     cancel_corruption
@@ -103,6 +104,7 @@ class TaskSettings:
     fs_out: float
     inverse_mask: Literal["binary", "continuous"]
     threshold: float
+    trace_regions: Literal["halves", "whole"]
     denoise_window: int
     denoise_stride: int
     overlap: Literal["taper", "overwrite"]
@@ -298,6 +300,7 @@ def task_settings(
         "fs_out": float(conditioning[f"{task}_fs_out"]),
         "inverse_mask": corruption["inverse_mask"],
         "threshold": float(corruption["threshold"]),
+        "trace_regions": corruption["regions"],
         "denoise_window": int(denoise["window"]),
         "denoise_stride": int(denoise["stride"]),
         "overlap": denoise["overlap"],

@@ -122,6 +122,7 @@ def lstm_example(store: Path, settings: TaskSettings) -> Example:
         corruption["can_conditioned"].values,
         corruption["traces_conditioned"].values,
         cancel=settings.cancel_corruption,
+        regions_conditioned=chain.stored_regions(corruption),
     )
     return _lstm_windows(
         store, features, corruption[truth_name].values, float(corruption.attrs["fs_out"]), settings
@@ -145,7 +146,8 @@ def lstm_example_from_can(
     signal, mask1, _ = predict_can(
         can_model, prepared["motion"].values, prepared["appearance"].values, batch_size
     )
-    _, traces = chain.inverse_attention_traces(prepared["frames"].values, mask1, settings)
+    frames = prepared["frames"].values
+    inverse, traces = chain.inverse_attention_traces(frames, mask1, settings)
     conditioned = chain.condition(
         signal,
         traces,
@@ -153,9 +155,13 @@ def lstm_example_from_can(
         float(prepared.attrs["fps"]),
         settings,
         truth={settings.waveform: prepared[settings.waveform].values},
+        regions=chain.region_traces(frames, inverse, settings),
     )
     features, _ = chain.denoiser_features(
-        conditioned.can, conditioned.traces, cancel=settings.cancel_corruption
+        conditioned.can,
+        conditioned.traces,
+        cancel=settings.cancel_corruption,
+        regions_conditioned=conditioned.regions,
     )
     return _lstm_windows(
         store, features, conditioned.truth[settings.waveform], settings.fs_out, settings
