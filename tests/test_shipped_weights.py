@@ -1,5 +1,5 @@
 """The networks shipped with the package: loadable in safe mode, accurate on a held-out
-synthetic subject, and attending to skin."""
+synthetic subject, and attending to the skin of a photographed one."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from distraction.settings import task_settings
 from distraction.store import open_group
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "distraction" / "weights"
-# Subjects 100-139 trained the shipped networks (workflow/configs/train_synth.yaml).
+# The HR networks trained on photographed faces (workflow/configs/train_faces.yaml), the BR
+# networks on drawn subjects 100-139 (workflow/configs/train_synth.yaml).
 HELD_OUT_SUBJECT = 300
 
 
@@ -92,10 +93,38 @@ def test_shipped_can_measures_heart_rate_of_a_held_out_subject(
     assert abs(row["est_rate"] - row["true_rate"]) <= 3.0
 
 
+DEMO_FACES = Path(__file__).resolve().parents[1] / "src" / "distraction" / "synth" / "faces"
+
+
+@pytest.fixture(scope="module")
+def photographed_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A clean clip of a photographed person (a demo face: a validation identity, on which
+    no network trained) in a drawn scene, tracked as the workflow tracks it."""
+    from distraction.datasets import get_loader
+    from distraction.prepare import prepare_recording
+    from distraction.synth.photo import write_photo_clip
+
+    root = tmp_path_factory.mktemp("photographed")
+    (root / "s900").mkdir()
+    write_photo_clip(
+        DEMO_FACES / "face_035.jpg", root / "s900" / "clean.avi", root / "s900" / "clean.csv",
+        condition="clean", duration_s=20.0, width=320, height=240, seed=5, subject_index=900,
+        scene="varied",
+    )  # fmt: skip
+    loader = get_loader("generic", "held_out", root)
+    (recording,) = loader.list_recordings()
+    store = root / "store.zarr"
+    prepare_recording(loader, recording, store, crop="track")
+    infer_can(store, _network("hr_can"), task_settings("hr"), batch_size=256)
+    return root, store
+
+
 def _attention_on_skin_and_background(root: Path, store: Path) -> tuple[float, float]:
+    """Mean gate-1 attention on the crop's skin and on the rest, from the renderer's skin
+    map (more than half of a pixel's weight) cut as the first frame's crop."""
     prepared = open_group(store, "prepared")
-    skin = cv2.imread(str(root / "s300" / "clean.skin.png"), cv2.IMREAD_GRAYSCALE) > 0
-    x0, y0, side = prepared.attrs["crop_box_xy_side"]
+    skin = cv2.imread(str(root / "s900" / "clean.skin.png"), cv2.IMREAD_GRAYSCALE) > 127
+    x0, y0, side = (round(float(v)) for v in prepared["crop_box"].values[0])
     cover = cv2.resize(
         skin[y0 : y0 + side, x0 : x0 + side].astype(np.float32),
         (34, 34),
@@ -105,13 +134,8 @@ def _attention_on_skin_and_background(root: Path, store: Path) -> tuple[float, f
     return float(mask[cover > 0.99].mean()), float(mask[cover < 0.01].mean())
 
 
-def test_attention_is_higher_on_skin(held_out_clean: tuple[Path, Path]) -> None:
-    on_skin, background = _attention_on_skin_and_background(*held_out_clean)
-    assert on_skin > 1.2 * background
-
-
-def test_attention_concentrates_on_skin(held_out_clean: tuple[Path, Path]) -> None:
-    on_skin, background = _attention_on_skin_and_background(*held_out_clean)
+def test_attention_concentrates_on_skin(photographed_clean: tuple[Path, Path]) -> None:
+    on_skin, background = _attention_on_skin_and_background(*photographed_clean)
     assert on_skin > 2.0 * background
 
 
