@@ -76,7 +76,7 @@ class TaskSettings:
         (``denoise.cancel_corruption.<task>``).
     denoise_output, select_window_s
         What the denoising stage returns and the windows of its selection
-        (``denoise.output``, ``denoise.select_window_s.<task>``).
+        (``denoise.output.<task>``, ``denoise.select_window_s.<task>``).
     window_s, stride_s
         Length of the sliding evaluation windows and the step between their starts
         (``evaluation.<task>_window_s``, ``evaluation.<task>_stride_s``).
@@ -274,11 +274,12 @@ def task_settings(
         "fs_out": ("conditioning", f"{task}_fs_out"),
         "inverse_mask": ("corruption", "inverse_mask"),
         "threshold": ("corruption", "threshold"),
+        "trace_regions": ("corruption", "regions"),
         "denoise_window": ("denoise", "window"),
         "denoise_stride": ("denoise", "stride"),
         "overlap": ("denoise", "overlap"),
         "cancel_corruption": ("denoise", "cancel_corruption", task),
-        "denoise_output": ("denoise", "output"),
+        "denoise_output": ("denoise", "output", task),
         "select_window_s": ("denoise", "select_window_s", task),
         "window_s": ("evaluation", f"{task}_window_s"),
         "stride_s": ("evaluation", f"{task}_stride_s"),
@@ -305,7 +306,7 @@ def task_settings(
         "denoise_stride": int(denoise["stride"]),
         "overlap": denoise["overlap"],
         "cancel_corruption": bool(denoise["cancel_corruption"][task]),
-        "denoise_output": denoise["output"],
+        "denoise_output": denoise["output"][task],
         "select_window_s": float(denoise["select_window_s"][task]),
         "window_s": float(c["evaluation"][f"{task}_window_s"]),
         "stride_s": float(c["evaluation"][f"{task}_stride_s"]),
