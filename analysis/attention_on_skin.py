@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for store in stores:
         subject = store.parent.name
-        box = list(open_group(store, "prepared").attrs["crop_box_xy_side"])
+        prepared = open_group(store, "prepared")
+        if "crop_box_xy_side" in prepared.attrs:  # one crop for the whole clip
+            box = list(prepared.attrs["crop_box_xy_side"])
+        else:  # a tracked crop: the first frame's (the clean clips' faces hold still)
+            box = [round(float(v)) for v in prepared["crop_box"].values[0]]
         png = args.results / args.dataset / "videos" / subject / f"{args.condition}.skin.png"
         row: dict = {"recording": f"{subject}/{args.condition}"}
         for task in ("hr", "br"):
