@@ -114,8 +114,39 @@ def test_a_still_photo_and_black_frames_give_no_rate(tmp_path: Path) -> None:
     reasons = result.rates["reason"]
     assert (reasons.str.startswith("quality below") | reasons.str.startswith("no pulse")).all()
     assert result.hrv["status"].iloc[0] == "withheld"
-    with pytest.raises(InputError, match="no face found in any frame"):
-        distraction.estimate(black)
+    black_result = distraction.estimate(black).hr
+    assert black_result.status == "no reliable estimate" and np.isnan(black_result.median_rate)
+
+
+def _write_avi(path: Path, frames: list[np.ndarray]) -> None:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+@pytest.mark.parametrize("content", ["black", "noise"])
+def test_no_face_in_any_frame_is_no_reliable_estimate(content: str, tmp_path: Path) -> None:
+    """Black frames and pixel noise hold no face: no rate and the reason, not an error."""
+    rng = np.random.default_rng(0)
+    shape = (48, 64, 3)
+    frames = [
+        np.zeros(shape, np.uint8) if content == "black" else rng.integers(0, 256, shape, np.uint8)
+        for _ in range(105)  # 3.5 s at 30 fps
+    ]
+    clip = tmp_path / f"{content}.avi"
+    _write_avi(clip, frames)
+    result = distraction.estimate(clip, task="both", store=tmp_path / "kept.zarr")
+    assert result.video == clip
+    for timeline in (result.hr, result.br):
+        assert timeline.status == "no reliable estimate"
+        assert timeline.reason == "no face found in any frame"
+        assert np.isnan(timeline.median_rate) and timeline.rates.empty
+    hrv = result.hr.hrv.iloc[0]
+    assert hrv["status"] == "withheld" and hrv["reason"] == "no face found in any frame"
+    assert result.br.hrv is None
+    assert result.store is None  # nothing was prepared to keep
 
 
 def test_estimate_refuses_what_is_not_a_video(tmp_path: Path) -> None:

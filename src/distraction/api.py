@@ -34,7 +34,9 @@ class Estimate:
         no pulse, with the ``reason``, and the quality columns), ``waveforms`` (``time_s``,
         ``can``, ``denoised``, ...), ``hrv`` (HR; ``ok`` or ``withheld`` with the reason),
         ``median_rate`` (of the windows with a rate) and ``status`` (``ok`` or ``no
-        reliable estimate``, with ``reason``); ``None`` for a task not measured.
+        reliable estimate``, with ``reason``); ``None`` for a task not measured. A video
+        with no face in any frame has no windows, a NaN median rate and status ``no
+        reliable estimate``, reason ``no face found in any frame``.
     """
 
     video: Path
@@ -77,12 +79,14 @@ def estimate(
     Returns
     -------
     Estimate
+        With status ``no reliable estimate`` per task where no window can be trusted,
+        also where no frame shows a face (black frames, noise, a test pattern: then the
+        reason is ``no face found in any frame`` and no store is kept).
 
     Raises
     ------
     InputError
-        The file is missing, a folder, not a video, cannot be decoded, or shows no face in
-        any frame (black frames, noise: the message says so).
+        The file is missing, a folder, not a video or cannot be decoded.
     ValueError
         An unknown task.
     """
@@ -111,19 +115,30 @@ def estimate(
 
 
 def _estimate(loader, recording, store: Path, task: str, *, keep: bool) -> Estimate:
+    from distraction.errors import NoFaceError
     from distraction.infer import run_stages
     from distraction.prepare import prepare_recording
     from distraction.settings import merged_config, prepare_settings, task_settings
-    from distraction.timeline import video_timeline
+    from distraction.timeline import no_estimate_timeline, video_timeline
 
+    tasks = ("hr", "br") if task == "both" else (task,)
     # The same functions and settings as the workflow's prepare, infer and timeline jobs
     # (the crop resolved by prepare_recording for the folder format, as `distraction run`).
     config = merged_config()
-    prepare_recording(
-        loader, recording, store, settings=prepare_settings(config), fmt=loader.format
-    )
+    try:
+        prepare_recording(
+            loader, recording, store, settings=prepare_settings(config), fmt=loader.format
+        )
+    except NoFaceError:
+        # Nothing to measure: a rate from black frames or noise would be invented.
+        identity = {"dataset": recording.dataset, "video": recording.recording_id}
+        none = {
+            name: no_estimate_timeline({**identity, "task": name}, NoFaceError.reason)
+            for name in tasks
+        }
+        return Estimate(recording.source, None, none.get("hr"), none.get("br"))
     timelines: dict[str, Timeline] = {}
-    for name in ("hr", "br") if task == "both" else (task,):
+    for name in tasks:
         settings = task_settings(name, config)
         run_stages(
             store, settings, ["infer-can", "corruption", "denoise"], **_networks(name, config)

@@ -10,6 +10,17 @@ class InputError(ValueError):
     """
 
 
+class NoFaceError(InputError):
+    """A video in which no frame shows a face (black frames, noise, a test pattern).
+
+    Bad input to the workflow's ``prepare`` (a failed video); :func:`distraction.estimate`
+    reports it as no reliable estimate instead. The message is ``"<path>: "`` and
+    :attr:`reason`.
+    """
+
+    reason = "no face found in any frame"
+
+
 #: Longest message of a :class:`ConfigError`: it may quote a value of any size.
 MAX_CONFIG_MESSAGE = 1000
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from distraction import __version__
 from distraction.blazeface import BlazeFace
 from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
-from distraction.errors import InputError, TransientError
+from distraction.errors import InputError, NoFaceError, TransientError
 from distraction.facetrack import FACE_CHOICE, FaceFollower, FaceTrack
 from distraction.preprocess import (
     Box,
@@ -180,7 +180,7 @@ def _resized_tracked(
     is found. Until then at most ``lag + detect_every`` frames wait: older ones
     are let go and decoded again once the face is found, so a face that shows late costs a
     second read of the frames before it, not the memory of them. No face in any frame is
-    bad input.
+    bad input (:class:`~distraction.errors.NoFaceError`).
     """
     limit = follower.lag + follower.detect_every
     waiting: collections.deque[tuple[float, np.ndarray]] = collections.deque()
@@ -221,7 +221,7 @@ def _resized_tracked(
             dropped += 1
         yield from emit(ready)
     if follower.finish() is None:
-        raise InputError(f"{recording.source}: no face found in any frame")
+        raise NoFaceError(f"{recording.source}: {NoFaceError.reason}")
     yield from emit(follower.count)
 
 
@@ -354,7 +354,8 @@ def prepare_recording(
     ------
     InputError
         Bad video or ground truth: no usable frame rate, a variable frame rate, decoder
-        errors (corrupt data, which decoders conceal), truncation, unusable ground truth.
+        errors (corrupt data, which decoders conceal), truncation, unusable ground truth;
+        with a tracked crop, no face in any frame (:class:`~distraction.errors.NoFaceError`).
     """
     settings = settings or prepare_settings()
     fmt = fmt or loader.format

@@ -81,12 +81,16 @@ class Timeline:
         measures, or ``withheld`` (``failed``) with the reason and the measures left empty.
     failed
         Why the video has no timeline (an earlier stage failed), else ``None``.
+    no_estimate
+        Why the video has no windows although nothing failed (no face in any frame:
+        :func:`no_estimate_timeline`), else ``None``.
     """
 
     rates: pd.DataFrame
     waveforms: pd.DataFrame
     hrv: pd.DataFrame | None
     failed: str | None = None
+    no_estimate: str | None = None
 
     @property
     def reliable(self) -> pd.DataFrame:
@@ -114,6 +118,8 @@ class Timeline:
             return self.failed
         if len(self.reliable):
             return ""
+        if self.no_estimate:
+            return self.no_estimate
         if self.rates.empty:
             return "shorter than one timeline window"
         return str(self.rates["reason"].value_counts().index[0])
@@ -128,6 +134,19 @@ def failed_timeline(identity: dict[str, str], reason: str) -> Timeline:
         pd.DataFrame(columns=["time_s", "can", "denoised"]),
         pd.DataFrame([hrv], columns=HRV_COLUMNS) if identity.get("task") == "hr" else None,
         failed=reason,
+    )
+
+
+def no_estimate_timeline(identity: dict[str, str], reason: str) -> Timeline:
+    """The timeline of a video with nothing to measure (no face in any frame): no windows,
+    no waveforms, status :data:`NO_RELIABLE_ESTIMATE` with the reason, and for HR (the
+    ``task`` of ``identity``) an HRV row ``withheld`` with the reason."""
+    hrv = {**identity, "status": "withheld", "reason": reason}
+    return Timeline(
+        pd.DataFrame(columns=RATE_COLUMNS),
+        pd.DataFrame(columns=["time_s", "can", "denoised"]),
+        pd.DataFrame([hrv], columns=HRV_COLUMNS) if identity.get("task") == "hr" else None,
+        no_estimate=reason,
     )
 
 
