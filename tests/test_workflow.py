@@ -106,6 +106,7 @@ def test_outputs_of_a_full_run(workflow_run: Path) -> None:
     assert set(windows["method"]) == {
         "can",
         "cancelled",
+        "lstm",
         "denoised",
         "green",
         "ica",
