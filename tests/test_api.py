@@ -62,7 +62,7 @@ def test_quality_separates_clean_from_heavily_corrupted_clips(clips: Path) -> No
     q_corrupted = corrupted.hr.rates["quality_db"].median()
     # The HR output is the cancellation, whose spectrum is less clean than an LSTM's: a
     # clean clip's windows score a few dB, a heavily corrupted one's below zero.
-    assert q_clean > 1.5 and q_corrupted < 0 and q_clean - q_corrupted > 3
+    assert q_clean > 1.0 and q_corrupted < 0 and q_clean - q_corrupted > 3
     # HRV only where the quality allows it.
     hrv = corrupted.hr.hrv.iloc[0]
     assert hrv["status"] == "withheld" and hrv["reason"]

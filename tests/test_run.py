@@ -118,7 +118,9 @@ def test_run_on_a_flat_folder_with_a_broken_video(tmp_path: Path) -> None:
 
 def test_an_interrupted_run_resumes_with_the_same_command(tmp_path: Path) -> None:
     video = tmp_path / "clip.avi"
-    write_clip(video, tmp_path / "truth.csv", subject_index=4, condition="clean", **CLIP)
+    # Long enough that the run is still busy when it is interrupted.
+    long_clip = {**CLIP, "duration_s": 90.0}
+    write_clip(video, tmp_path / "truth.csv", subject_index=4, condition="clean", **long_clip)
     out = tmp_path / "out"
     locks = out / ".snakemake" / "locks"
 
