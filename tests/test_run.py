@@ -130,11 +130,11 @@ def test_an_interrupted_run_resumes_with_the_same_command(tmp_path: Path) -> Non
             command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,
         )  # fmt: skip
+        # Interrupted while the video's first job runs: Snakemake holds its lock then.
         deadline = time.monotonic() + 120
-        while not (locks.is_dir() and any(locks.iterdir())):
+        while not (locks.is_dir() and any(locks.iterdir()) and any(out.rglob("prepare/*.log"))):
             assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        time.sleep(1.0)
+            time.sleep(0.1)
         return process
 
     # Ctrl-C (the terminal interrupts the whole foreground group): one line, no traceback,
