@@ -16,34 +16,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import _common  # noqa: F401  (quiets TensorFlow's logging)
 import numpy as np
 import pandas as pd
+from _common import rate_errors
 
-from distraction import metrics
 from distraction.cancellation import cancel_corruption
 from distraction.chain import select_by_quality
-from distraction.evaluate import EVALUATION_SHORTFALL_S
 from distraction.masks import linear_light, partitioned_corruption_traces
 from distraction.settings import task_settings
 from distraction.signals import condition_signal
 from distraction.store import open_group
-
-
-def _scores(signal, wave, rates, fs_out, settings) -> list[float]:
-    rows = metrics.window_metrics(
-        signal,
-        wave,
-        rates,
-        fs_out,
-        window_s=settings.window_s,
-        band=settings.band,
-        band_total=settings.snr_band,
-        tolerance_hz=settings.tolerance_hz,
-        shortfall_s=EVALUATION_SHORTFALL_S,
-        stride_s=settings.stride_s,
-    )
-    return [abs(r["est_rate"] - r["true_rate"]) for r in rows]
 
 
 def candidates(store: Path, settings) -> dict[str, np.ndarray]:
@@ -96,11 +78,8 @@ def main() -> None:
         if not (store / "denoised_hr" / "zarr.json").exists():
             continue
         corruption = open_group(store, "corruption_hr")
-        fs_out = float(corruption.attrs["fs_out"])
-        wave = np.nan_to_num(corruption["truth_ppg"].values)
-        rates = corruption["truth_hr"].values
         for name, signal in candidates(store, settings).items():
-            errors = _scores(signal, wave, rates, fs_out, settings)
+            errors = rate_errors(signal, corruption, settings)
             rows.append(
                 {
                     "subject": store.parent.name,

@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import _common  # noqa: F401  (quiets TensorFlow's logging)
 import numpy as np
 import pandas as pd
+from _common import rate_errors
 
-from distraction import metrics
 from distraction.chain import window_quality
-from distraction.evaluate import EVALUATION_SHORTFALL_S
 from distraction.settings import task_settings
 from distraction.signals import scale_to_unit
 from distraction.store import open_group
@@ -54,18 +52,10 @@ def main() -> None:
     for store in sorted((args.results / args.dataset / "stores").glob("*/*.zarr")):
         corruption = open_group(store, "corruption_hr")
         denoised = open_group(store, "denoised_hr")
-        wave = np.nan_to_num(corruption["truth_ppg"].values)
-        rates = corruption["truth_hr"].values
         candidates = np.column_stack([denoised["cancelled"].values, denoised["lstm"].values])
         for margin in MARGINS_DB:
             signal = select(candidates, corruption["traces_conditioned"].values, margin, settings)
-            windows = metrics.window_metrics(
-                signal, wave, rates, settings.fs_out, window_s=settings.window_s,
-                band=settings.band, band_total=settings.snr_band,
-                tolerance_hz=settings.tolerance_hz, shortfall_s=EVALUATION_SHORTFALL_S,
-                stride_s=settings.stride_s,
-            )  # fmt: skip
-            errors = [abs(w["est_rate"] - w["true_rate"]) for w in windows]
+            errors = rate_errors(signal, corruption, settings)
             rows.append({"condition": store.stem, "margin_db": margin, "mae": np.mean(errors)})
     table = pd.DataFrame(rows).pivot_table(index="condition", columns="margin_db", values="mae")
     print(table.to_markdown(floatfmt=".2f"))
