@@ -1,12 +1,14 @@
 """How the denoising stage's selection would score with a preference for its input.
 
     python analysis/denoiser_selection.py results/train_faces --dataset faces_validation
+    python analysis/denoiser_selection.py results/train_faces --dataset faces_validation --rival can
 
 For every HR store of a finished run, re-selects window by window between the stored
-cancellation (the LSTM's input) and the LSTM's output, taking the LSTM only where its quality
+cancellation (the LSTM's input) and a rival: the LSTM's output (default) or the CAN's own
+conditioned signal (``--rival can``), taking the rival only where its quality
 (:func:`distraction.chain.window_quality`) beats the cancellation's by a margin of 0, 3 or
-6 dB, or never; prints the HR MAE per condition and margin. ``denoise.output.hr`` was chosen
-from this table on the validation identities.
+6 dB, or never (``inf``); prints the HR MAE per condition and margin. ``denoise.output.hr``
+was chosen from these tables on the validation identities.
 """
 
 from __future__ import annotations
@@ -46,13 +48,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="results root of a finished run")
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--rival", choices=["lstm", "can"], default="lstm")
     args = parser.parse_args()
     settings = task_settings("hr")
     rows = []
     for store in sorted((args.results / args.dataset / "stores").glob("*/*.zarr")):
         corruption = open_group(store, "corruption_hr")
         denoised = open_group(store, "denoised_hr")
-        candidates = np.column_stack([denoised["cancelled"].values, denoised["lstm"].values])
+        rival = corruption["can_conditioned"] if args.rival == "can" else denoised["lstm"]
+        candidates = np.column_stack([denoised["cancelled"].values, rival.values])
         for margin in MARGINS_DB:
             signal = select(candidates, corruption["traces_conditioned"].values, margin, settings)
             errors = rate_errors(signal, corruption, settings)

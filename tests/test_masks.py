@@ -201,6 +201,28 @@ def test_skin_attention_ratio_by_hand() -> None:
         skin_attention_ratio(masks, np.zeros((3, 2)))
 
 
+def test_skin_cover_by_hand() -> None:
+    from distraction.masks import skin_cover
+
+    # 8×8 map, skin (255) in columns 2-5 of rows 0-3; a 4-px crop at (2, 0) down to 2×2:
+    # every output pixel averages a 2×2 block, all skin.
+    skin = np.zeros((8, 8), np.uint8)
+    skin[0:4, 2:6] = 255
+    np.testing.assert_allclose(skin_cover(skin, (2, 0, 4), 2), np.ones((2, 2)))
+    # Crop (4, 2, 4): blocks rows 2-3 × cols 4-5 (all skin), rows 2-3 × cols 6-7 (none), lower
+    # blocks none.
+    np.testing.assert_allclose(skin_cover(skin, (4, 2, 4), 2), [[1.0, 0.0], [0.0, 0.0]])
+    # Half a block of skin gives 0.5; soft values at or below 127 are not skin.
+    soft = skin.copy()
+    soft[0:4, 4:6] = 127
+    np.testing.assert_allclose(skin_cover(soft, (2, 0, 4), 2), [[1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(skin_cover(skin, (1, 0, 4), 2), [[0.5, 1.0], [0.5, 1.0]])
+    # A crop reaching past the top-left corner sees no skin outside the frame.
+    np.testing.assert_allclose(skin_cover(skin, (0, -4, 8), 2), [[0.0, 0.0], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="skin"):
+        skin_cover(np.zeros((2, 2, 3)), (0, 0, 2), 2)
+
+
 # --- the stable skin region -------------------------------------------------------------
 
 SKIN_RGB = (200.0, 140.0, 110.0)  # Cr ~ 160, Cb ~ 107: inside the YCrCb box

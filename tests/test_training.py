@@ -130,6 +130,34 @@ def test_can_training_reduces_loss_and_is_deterministic() -> None:
     pd.testing.assert_frame_equal(history, history2)
 
 
+def test_a_skin_loss_puts_the_first_gate_on_skin() -> None:
+    from distraction.models import MASK_LAYERS, can_with_masks
+
+    motion, appearance, target = _can_data(0, 96)
+    # The skin patch of _can_data on the first gate's 34×34 grid (a 3×3 valid convolution
+    # shifts it by one pixel): rows 8-27, columns 10-25 become 7-26 and 9-24.
+    cover = np.zeros((34, 34), np.float32)
+    cover[7:27, 9:25] = 1.0
+    skin = np.broadcast_to(cover, (motion.shape[0], 34, 34))
+    kwargs = {"task": "hr", "epochs": 3, "batch_size": 16, "seed": 3, "progress": False}
+    model, history = train_can(
+        motion, appearance, target, skin=skin, skin_attention_weight=5.0, **kwargs
+    )
+    # The plain CAN comes back (one output; the gate is still a layer of it).
+    assert len(model.outputs) == 1 and model.get_layer(MASK_LAYERS[0])
+    assert {"signal_loss", "attention_loss"} <= set(history.columns)
+    assert history["attention_loss"].iloc[-1] < history["attention_loss"].iloc[0]
+    _, gate, _ = can_with_masks(model).predict([motion[:8], appearance[:8]], verbose=0)
+    gate = gate[..., 0].mean(axis=0)
+    assert gate[cover == 1].mean() > 1.5 * gate[cover == 0].mean()
+    with pytest.raises(ValueError, match="skin"):
+        train_can(motion, appearance, target, skin_attention_weight=1.0, **kwargs)
+    with pytest.raises(ValueError, match="skin cover"):
+        train_can(
+            motion, appearance, target, skin=skin[:, :30, :30], skin_attention_weight=1.0, **kwargs
+        )
+
+
 def _pulse_derivative(bpm: float, seconds: float, fs: float = 30.0) -> np.ndarray:
     t = np.arange(round(seconds * fs) + 1) / fs
     return np.diff(np.sin(2 * np.pi * bpm / 60.0 * t))

@@ -640,6 +640,7 @@ def _training_settings_of(args: argparse.Namespace, epochs: str):
             "patience",
             "seed",
             "can_select_by",
+            "can_skin_attention_weight",
         )
     }
     overrides[epochs] = args.epochs
@@ -656,6 +657,13 @@ def _train_can_args(p: argparse.ArgumentParser) -> None:
         "mean validation rate error (over --window-s windows; logged as val_rate_mae)",
     )
     p.add_argument("--window-s", type=float, help="rate window in s for --select-by rate")
+    p.add_argument(
+        "--skin-attention-weight",
+        dest="can_skin_attention_weight",
+        type=float,
+        help="weight of the loss telling the first attention gate where the skin is (needs "
+        "rendered clips, whose skin maps lie beside the videos; 0: from the pulse alone)",
+    )
 
 
 @command(

@@ -27,6 +27,7 @@ __all__ = [
     "partitioned_corruption_traces",
     "region_traces",
     "skin_attention_ratio",
+    "skin_cover",
     "skin_pixels",
     "stable_skin_region",
 ]
@@ -175,6 +176,43 @@ def skin_attention_ratio(masks: ArrayLike, skin_cover: ArrayLike) -> float:
     if on_skin.size == 0 or off_skin.size == 0:
         return float("nan")
     return float(on_skin.mean() / off_skin.mean())
+
+
+def skin_cover(skin: ArrayLike, box: tuple[int, int, int], size: int) -> NDArray[np.float32]:
+    """Fraction of each pixel of a ``size``×``size`` grid over a square crop covered by skin.
+
+    The skin map is cropped and area-resized as the frames are
+    (:func:`distraction.preprocess.crop_resize`), so the result lies on the grid of the
+    attention masks computed from those frames.
+
+    Parameters
+    ----------
+    skin : array_like, shape (H, W)
+        Skin map of the whole frame: boolean, or 0–255 (soft maps count as skin where they
+        exceed half, 127).
+    box : (x0, y0, side)
+        The square crop in pixels of the frame (it may reach past the frame's border).
+    size : int
+        Side of the output grid (the CAN's first gate: the input side minus 2).
+
+    Returns
+    -------
+    ndarray, shape (size, size), float32 in [0, 1]
+    """
+    from distraction.preprocess import crop_resize
+
+    mask = np.asarray(skin)
+    if mask.ndim != 2:
+        raise ValueError(f"skin: expected an (H, W) map, got shape {mask.shape}")
+    binary = (mask > 127) if mask.dtype != np.bool_ else mask
+    x0, y0, side = (int(v) for v in box)
+    if side < 1:
+        raise ValueError(f"box: side must be positive, got {box}")
+    # A crop reaching past the frame's border sees no skin there.
+    height, width = binary.shape
+    pad = max(0, -x0, -y0, x0 + side - width, y0 + side - height)
+    padded = np.pad(binary.astype(np.uint8), pad)
+    return np.clip(crop_resize(padded, (x0 + pad, y0 + pad, side), size), 0.0, 1.0)
 
 
 def corruption_traces(frames: ArrayLike, inverse: ArrayLike) -> NDArray[np.float64]:

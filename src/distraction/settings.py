@@ -190,6 +190,7 @@ class TrainingSettings:
     learning_rate: float
     patience: int
     can_select_by: Literal["loss", "rate"]
+    can_skin_attention_weight: float
     seed: int
 
 
@@ -338,7 +339,11 @@ def training_settings(
             "patience",
         )
     }
-    keys.update(can_select_by=("training", "can_select_by", task), seed=("seed",))
+    keys.update(
+        can_select_by=("training", "can_select_by", task),
+        can_skin_attention_weight=("training", "can_skin_attention_weight", task),
+        seed=("seed",),
+    )
     c = _with_overrides(merged_config() if config is None else config, keys, overrides)
     training = c["training"]
     values: dict[str, Any] = {
@@ -350,6 +355,7 @@ def training_settings(
         "learning_rate": float(training["learning_rate"]),
         "patience": int(training["patience"]),
         "can_select_by": training["can_select_by"][task],
+        "can_skin_attention_weight": float(training["can_skin_attention_weight"][task]),
         "seed": int(c["seed"]),
     }
     return TrainingSettings(**values)

@@ -39,6 +39,8 @@ class Example:
     inputs: tuple[np.ndarray, ...]
     target: np.ndarray
     fs: float = 30.0  # sampling rate of inputs and target (frames/s for the CAN)
+    # The CAN's first-gate grid's skin cover at rest (rendered clips; the crop follows the face).
+    skin: np.ndarray | None = None
 
 
 def _identity(store: Path) -> tuple[str, str]:
@@ -58,8 +60,39 @@ def _bridge_gaps(values: np.ndarray, store: Path, name: str) -> np.ndarray:
     return np.interp(np.arange(values.size), np.flatnonzero(valid), values[valid])
 
 
-def can_example(store: Path, settings: TaskSettings) -> Example:
-    """CAN inputs and the standardised derivative of the true waveform of one store."""
+def skin_map_of(store: Path) -> Path:
+    """The rendered skin map beside a store's source video (``<stem>.skin.png``, written by
+    ``distraction synth``)."""
+    source = open_group(store, "prepared").attrs.get("source", "")
+    path = Path(source).with_name(f"{Path(source).stem}.skin.png")
+    if not source or not path.is_file():
+        raise InputError(
+            f"{store}: no skin map {path} beside its video; a skin attention loss needs "
+            "rendered clips (distraction synth)"
+        )
+    return path
+
+
+def _skin_cover(store: Path, prepared: Any) -> np.ndarray:
+    """The first gate's skin cover of a store's first crop (the crop follows the face)."""
+    import cv2
+
+    from distraction.masks import skin_cover
+
+    path = skin_map_of(store)
+    skin = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if skin is None:
+        raise InputError(f"{path}: cannot read the skin map")
+    if "crop_box_xy_side" in prepared.attrs:
+        box = tuple(int(v) for v in prepared.attrs["crop_box_xy_side"])
+    else:
+        box = tuple(int(v) for v in prepared["crop_box"].values[0])
+    return skin_cover(skin, box, prepared.sizes["y36"] - 2)
+
+
+def can_example(store: Path, settings: TaskSettings, *, skin: bool = False) -> Example:
+    """CAN inputs and the standardised derivative of the true waveform of one store; with
+    ``skin``, also its skin cover (:func:`skin_map_of`)."""
     from distraction.training import derivative_target
 
     prepared = open_group(store, "prepared")
@@ -78,6 +111,7 @@ def can_example(store: Path, settings: TaskSettings) -> Example:
         (prepared["motion"][:n].values, prepared["appearance"][:n].values),
         target.astype(np.float32),
         float(prepared.attrs["fps"]),
+        _skin_cover(store, prepared) if skin else None,
     )
 
 
@@ -200,10 +234,14 @@ def _kept_epoch(history: pd.DataFrame) -> dict[str, Any]:
     validation metrics."""
     if "val_loss" not in history:
         return {"final_val_loss": None}
-    monitored = "val_rate_mae" if "val_rate_mae" in history else "val_loss"
+    monitored = next(
+        name for name in ("val_rate_mae", "val_signal_loss", "val_loss") if name in history
+    )
     row = history.loc[history[monitored].idxmin()]
     kept = {"kept_epoch": int(row["epoch"]), "selected_by": monitored}
     kept["final_val_loss"] = float(row["val_loss"])
+    if monitored == "val_signal_loss":
+        kept["final_val_signal_loss"] = float(row["val_signal_loss"])
     if monitored == "val_rate_mae":
         kept["final_val_rate_mae"] = float(row["val_rate_mae"])
     return kept
@@ -255,7 +293,7 @@ def train_from_stores(
             len(fit_examples),
             len(val_examples),
         )
-        model, history = fit(x, y, val, label, val_examples)
+        model, history = fit(x, y, val, label, fit_examples, val_examples)
         return model, history, [e.name for e in fit_examples], [e.name for e in val_examples]
 
     fold_metrics = []
@@ -333,7 +371,8 @@ def train_can_job(
 ) -> str:
     """Train a task's CAN from prepared stores (subject-wise CV, then a final model).
 
-    Early stopping keeps the epoch of the lowest validation loss, or of the lowest mean
+    Early stopping keeps the epoch of the lowest validation loss (the signal's, with a skin
+    attention loss: ``training.can_skin_attention_weight``), or of the lowest mean
     validation rate error with ``training.can_select_by == "rate"``. Returns the job's
     one-line summary.
     """
@@ -341,9 +380,17 @@ def train_can_job(
     from distraction.training import RateSelection, train_can
 
     configure_devices(seed=training.seed, deterministic=True)
-    examples = [can_example(store, settings) for store in stores]
+    weight = training.can_skin_attention_weight
+    examples = [can_example(store, settings, skin=weight > 0) for store in stores]
 
-    def fit(x, y, val, label, val_examples):
+    def skin_frames(chosen: Sequence[Example]) -> np.ndarray | None:
+        if weight == 0 or not chosen:
+            return None
+        return np.concatenate(
+            [np.broadcast_to(e.skin, (e.target.size, *e.skin.shape)) for e in chosen]
+        )
+
+    def fit(x, y, val, label, fit_examples, val_examples):
         selection = None
         if training.can_select_by == "rate" and val_examples:
             selection = RateSelection(
@@ -366,6 +413,9 @@ def train_can_job(
             seed=training.seed,
             progress=True,
             selection=selection,
+            skin=skin_frames(fit_examples),
+            val_skin=skin_frames(val_examples),
+            skin_attention_weight=weight,
         )
 
     provenance = train_from_stores(
@@ -411,7 +461,7 @@ def train_lstm_job(
         can = load_model(can_model)
         examples = [lstm_example_from_can(store, can, settings) for store in stores]
 
-    def fit(x, y, val, label, val_examples):
+    def fit(x, y, val, label, fit_examples, val_examples):
         return train_lstm(
             x[0],
             y,

@@ -20,7 +20,7 @@ import pandas as pd
 from distraction.errors import InputError
 from distraction.keras_import import keras
 from distraction.metrics import periodogram_rate
-from distraction.models import build_can, build_lstm, configure_devices
+from distraction.models import MASK_LAYERS, build_can, build_lstm, configure_devices
 from distraction.signals import condition_signal
 from distraction.windows import window_starts
 
@@ -321,11 +321,17 @@ def _fit(
     progress: Progress,
     label: str,
     selection: RateSelection | None = None,
+    loss: Any = "mse",
+    loss_weights: Any = None,
+    monitor: str = "val_loss",
 ) -> pd.DataFrame:
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=loss,
+        loss_weights=loss_weights,
+    )
     callbacks: list[keras.callbacks.Callback] = []
     if val is not None:
-        monitor = "val_loss"
         if selection is not None:
             callbacks.append(_ValidationRate(val[0], val[1], selection))
             monitor = "val_rate_mae"
@@ -369,6 +375,15 @@ def _can_arrays(
     return [m, a], t[:, None]
 
 
+def _skin_arrays(skin: np.ndarray, frames: int, size: int, name: str) -> np.ndarray:
+    cover = np.asarray(skin, dtype=np.float32)
+    if cover.shape != (frames, size, size):
+        raise ValueError(f"{name} skin cover: expected {(frames, size, size)}, got {cover.shape}")
+    if not (np.isfinite(cover).all() and cover.min() >= 0 and cover.max() <= 1):
+        raise InputError(f"{name}: skin cover outside [0, 1]")
+    return cover[..., None]
+
+
 def train_can(
     motion: np.ndarray,
     appearance: np.ndarray,
@@ -383,6 +398,9 @@ def train_can(
     seed: int = 0,
     progress: Progress = True,
     selection: RateSelection | None = None,
+    skin: np.ndarray | None = None,
+    val_skin: np.ndarray | None = None,
+    skin_attention_weight: float = 0.0,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Train a CAN (MSE, Adam) on frame pairs.
 
@@ -407,30 +425,79 @@ def train_can(
         With ``val``: early stopping keeps the epoch of the lowest validation rate
         error (:func:`validation_rate_error`, logged as ``val_rate_mae``) instead of
         the lowest ``val_loss``.
+    skin, val_skin
+        ``(T, S - 2, S - 2)`` fraction of each pixel of the first attention gate's grid
+        covered by skin (:func:`distraction.masks.skin_cover`), for the training and the
+        validation frames; needed when ``skin_attention_weight`` is positive.
+    skin_attention_weight
+        Weight of an auxiliary loss (binary cross-entropy of the first gate's sigmoid
+        against the skin cover) added to the signal's MSE: the gate is told where the
+        skin is instead of having to find it from the pulse alone, so its inverse
+        selects the background the corruption traces need. 0 trains DeepPhys' way.
+        Early stopping then watches the signal's loss alone (``val_signal_loss``).
 
     Returns
     -------
     (model, history)
-        The trained model and a DataFrame with columns ``epoch``, ``loss`` and
-        ``val_loss`` (when ``val`` is given), and ``val_rate_mae`` (with ``selection``).
+        The trained model (the plain CAN, whatever the losses) and a DataFrame with
+        columns ``epoch``, ``loss`` and ``val_loss`` (when ``val`` is given), and
+        ``val_rate_mae`` (with ``selection``); with the skin loss also ``signal_loss``
+        and ``attention_loss`` (and their ``val_`` twins).
     """
     _check_positive(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    if not skin_attention_weight >= 0:
+        raise ValueError(f"skin_attention_weight: must be ≥ 0, got {skin_attention_weight}")
     x, y = _can_arrays(motion, appearance, target, "train")
     val_data = None if val is None else _can_arrays(*val, "val")
     configure_devices(seed)
     model = build_can(task, size=x[0].shape[1])
+    label = f"{task}_can"
+    if skin_attention_weight == 0:
+        history = _fit(
+            model,
+            x,
+            y,
+            val_data,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            progress=progress,
+            label=label,
+            selection=None if val is None else selection,
+        )
+        return model, history
+    if selection is not None:
+        raise ValueError("selection: epochs are chosen by the signal's loss with a skin loss")
+    grid = x[0].shape[1] - 2
+    if skin is None or (val_data is not None and val_skin is None):
+        raise ValueError("skin, val_skin: a skin cover is needed for skin_attention_weight > 0")
+    gate = model.get_layer(MASK_LAYERS[0]).output
+    trainer = keras.Model(
+        model.inputs,
+        {"signal": model.outputs[0], "attention": gate},
+        name=f"{model.name}_skin",
+    )
+    y_skin = {"signal": y, "attention": _skin_arrays(skin, y.shape[0], grid, "train")}
+    val_skin_data = None
+    if val_data is not None:
+        val_y = val_data[1]
+        val_cover = _skin_arrays(val_skin, val_y.shape[0], grid, "val")
+        val_skin_data = (val_data[0], {"signal": val_y, "attention": val_cover})
     history = _fit(
-        model,
+        trainer,
         x,
-        y,
-        val_data,
+        y_skin,
+        val_skin_data,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
         patience=patience,
         progress=progress,
-        label=f"{task}_can",
-        selection=None if val is None else selection,
+        label=label,
+        loss={"signal": "mse", "attention": "binary_crossentropy"},
+        loss_weights={"signal": 1.0, "attention": float(skin_attention_weight)},
+        monitor="val_signal_loss",
     )
     return model, history
 

@@ -45,7 +45,11 @@ rule train_lstm:
             "denoise",
             "training",
             "seed",
-            drop=("training.can_epochs", "training.can_select_by"),
+            drop=(
+                "training.can_epochs",
+                "training.can_select_by",
+                "training.can_skin_attention_weight",
+            ),
         ),
     threads: 2
     resources:
