@@ -19,20 +19,15 @@ import numpy as np
 from _common import print_table
 
 
-def skin_cover(skin_png: Path, box: list[int], size: int) -> np.ndarray:
-    """Fraction of each pixel of the ``size``×``size`` mask grid covered by skin: the
-    skin mask cropped and area-resized as the frames were (``preprocess.crop_resize``)."""
-    from distraction.preprocess import crop_resize
-
-    skin = cv2.imread(str(skin_png), cv2.IMREAD_GRAYSCALE)
+def read_skin_map(path: Path) -> np.ndarray:
+    skin = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if skin is None:
-        raise SystemExit(f"{skin_png}: cannot read the skin mask")
-    # Soft maps (photographed faces) count as skin where more than half the pixel is.
-    return crop_resize((skin > 127).astype(np.uint8), tuple(box), size)
+        raise SystemExit(f"{path}: cannot read the skin mask")
+    return skin
 
 
 def main(argv: list[str] | None = None) -> int:
-    from distraction.masks import skin_attention_ratio
+    from distraction.masks import skin_attention_ratio, skin_cover
     from distraction.store import open_group
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         for task in ("hr", "br"):
             if (store / f"can_{task}").is_dir():
                 masks = open_group(store, f"can_{task}")["attention_mask"].values
-                row[task] = skin_attention_ratio(masks, skin_cover(png, box, masks.shape[-1]))
+                cover = skin_cover(read_skin_map(png), box, masks.shape[-1])
+                row[task] = skin_attention_ratio(masks, cover)
         rows.append(row)
     tasks = [t for t in ("hr", "br") if any(t in r for r in rows)]
     rows.append(
