@@ -171,8 +171,8 @@ def _run_child(request: dict, streams: list[int], server: int) -> None:
         for target, fd in enumerate(streams):
             os.dup2(fd, target)
             os.close(fd)
-        # The signal dispositions of a fresh process started by the job's: those it
-        # ignores ignored, the others the defaults (Python's KeyboardInterrupt for SIGINT).
+        # Signals as a fresh process started by the job's would have them: those the job's
+        # process ignores ignored, the others at their defaults (SIGINT: KeyboardInterrupt).
         ignored = {int(n) for n in request.get("ignored_signals", [])}
         for number in (*FORWARDED_SIGNALS, signal.SIGCHLD):
             default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
