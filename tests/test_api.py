@@ -45,7 +45,8 @@ def test_estimate_returns_the_rendered_heart_rate(clips: Path, tmp_path: Path) -
     # 10-s windows every second over 20 s (less the frame that differencing drops).
     assert len(rates) == 10 and rates["time_s"].iloc[0] == 5.0
     assert abs(result.hr.median_rate - true_hr) < 3
-    assert rates["true_rate"].isna().all()  # no <stem>.csv beside the video
+    # No <stem>.csv beside the video: no true rate (NaN, a number as in rates.csv).
+    assert rates["true_rate"].dtype == float and rates["true_rate"].isna().all()
     waveforms = result.hr.waveforms
     assert {"time_s", "can", "denoised"} <= set(waveforms.columns)
     assert np.allclose(np.diff(waveforms["time_s"]), 1 / 30)

@@ -64,6 +64,11 @@ def test_a_two_frame_video_is_a_recorded_failure_naming_it(
         "-s01",
     )
     assert status["recording_task"] == "short" and status["reason"].startswith(video)
+    # Not bad input: transient, retried by the next run of the same command.
+    assert (status["kind"], status["retry"]) == (
+        "transient",
+        "the next run of the same command retries it",
+    )
     # The aggregate lists it and says so in one line; with a maximum fraction of failed
     # videos it exits non-zero, but only after writing every report.
     outdir = tmp_path / "reports"
@@ -75,6 +80,8 @@ def test_a_two_frame_video_is_a_recorded_failure_naming_it(
     assert "aggregate: 1 of 1 videos failed (see failures.csv)" in caplog.text
     failures = pd.read_csv(outdir / "failures.csv", dtype=str)
     assert list(failures["video"]) == ["-s01/short"] and video in failures["reason"][0]
+    assert list(failures.columns[-3:]) == ["reason", "kind", "retry"]
+    assert failures["kind"][0] == "transient"
     (outdir / "summary.csv").unlink()
     assert main([*aggregate, "--max-failed-fraction=0.5"]) == 2
     assert (outdir / "summary.csv").exists()
@@ -121,6 +128,7 @@ def test_evaluation_failure_is_a_failed_status_row(
     assert (status["status"], status["stage"], status["subject"]) == ("failed", "evaluate", "s01")
     source = open_group(store, "prepared").attrs["source"]
     assert status["reason"] == f"{source}: ZeroDivisionError: division by zero"
+    assert status["kind"] == "transient" and "next run" in status["retry"]
     assert pd.read_csv(tmp_path / "eval.csv").empty
 
 
@@ -135,6 +143,12 @@ def test_a_failed_preparation_records_subject_and_task(tmp_path: Path) -> None:
         status = _evaluate(store, tmp_path, name)
         assert status["status"] == "failed" and status["stage"] == "prepare"
         assert (status["subject"], status["recording_task"]) == tuple(recording.split("/"))
+        # An undecodable video stays failed until it is fixed; a missing one may come back.
+        kind = "bad input" if name == "broken" else "transient"
+        assert status["kind"] == kind, status["reason"]
+        if kind == "bad input":
+            assert status["retry"].startswith("fix the input, then remove ")
+            assert "a rerun alone keeps this record" in status["retry"]
     assert (
         str(root / "s02" / "broken.avi")
         in _evaluate(tmp_path / "broken.zarr", tmp_path, "b")["reason"]

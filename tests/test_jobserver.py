@@ -1,8 +1,9 @@
 """The job server: a job run through it gives the same files, exit status and messages as
 the same job run as a fresh process; it refuses jobs it cannot run as they would run alone
 (also after its source changed); a stopped job stops its forked child and a killed server
-its children; a stuck client stalls no one; the client hands nothing to a socket that is
-not its user's, in a private folder; and the folders of killed runs are removed."""
+its children; a served job ignores the signals its process ignores; a stuck client stalls
+no one; the client hands nothing to a socket that is not its user's, in a private folder;
+and the folders of killed runs are removed."""
 
 from __future__ import annotations
 
@@ -182,6 +183,53 @@ def test_a_stopped_job_stops_its_child(
         assert time.monotonic() < deadline, "the child outlived its job"
         time.sleep(0.05)
     assert not (tmp_path / "long.avi").exists()
+
+
+def _ignored_signals(pid: int) -> int:
+    """The mask of signals the process ``pid`` ignores (Linux's /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no SigIgn line for {pid}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("ignored", [False, True])
+def test_a_served_job_ignores_the_interrupt_its_process_ignores(
+    server: Server, tmp_path: Path, ignored: bool
+) -> None:
+    # A run started in the background by a non-interactive shell ignores SIGINT, and so do
+    # Snakemake and its jobs; a served job must too, or a Ctrl-C would stop it alone (a
+    # failed job) while the run goes on. A job started in the foreground is interrupted.
+    disposition = signal.SIG_IGN if ignored else signal.SIG_DFL
+    args = ["synth", f"--video={tmp_path / 'long.avi'}", f"--ground-truth={tmp_path / 'long.csv'}"]
+    job = subprocess.Popen(
+        [str(CONSOLE), *args, "--subject=0", "--condition=clean", "--duration=600"],
+        env=server.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, disposition),
+    )
+    deadline = time.monotonic() + 60
+    while not server.children():
+        assert job.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    (child,) = server.children()
+    time.sleep(1.0)  # the render is under way
+    sigint_bit = 1 << (signal.SIGINT - 1)
+    assert bool(_ignored_signals(child) & sigint_bit) == ignored
+    job.send_signal(signal.SIGINT)
+    if ignored:
+        time.sleep(1.0)
+        assert job.poll() is None and server.children() == [child]
+        job.terminate()
+        assert job.wait(timeout=30) == -signal.SIGTERM
+    else:  # KeyboardInterrupt in the child: the job ends as a fresh process would
+        assert job.wait(timeout=30) != 0
+    deadline = time.monotonic() + 30
+    while server.children():
+        assert time.monotonic() < deadline, "the child outlived its job"
+        time.sleep(0.05)
 
 
 def test_start_waits_for_the_server_and_stop_removes_it(

@@ -105,6 +105,21 @@ def test_summary_values_worked_by_hand(
     assert (out / "agreement" / "hr.png").stat().st_size > 1000
 
 
+def test_failures_of_an_earlier_version_without_kind_and_retry_are_listed(tmp_path: Path) -> None:
+    # A status CSV written before the kind and retry columns (a finished video's, kept by a
+    # rerun) is listed with them empty, not refused.
+    from distraction.report import read_failures
+
+    old = tmp_path / "old.csv"
+    old.write_text(
+        "dataset,video,subject,recording_task,task,status,stage,reason\n"
+        "d,s01/a,s01,a,hr,failed,prepare,/x/s01/a.avi: cannot open video\n"
+    )
+    table = read_failures([old])
+    assert list(table.columns) == FAILURE_COLUMNS
+    assert table[["video", "kind", "retry"]].values.tolist() == [["s01/a", "", ""]]
+
+
 def test_without_ground_truth_no_error_table_row_and_no_plot(tmp_path: Path) -> None:
     path = tmp_path / "w.csv"
     write_csv(

@@ -498,6 +498,11 @@ def test_the_run_records_each_file_it_cannot_carry_as_a_failed_video(tmp_path: P
         for path in (tmp_path / "results" / "d" / "refused" / "hr").glob("*.csv")
     )
     assert set(rows["status"]) == {"failed"} and len(rows) == len(problems)
+    # Bad input, which the next run takes up once the file is fixed or renamed.
+    assert set(rows["kind"]) == {"bad input"}
+    assert set(rows["retry"]) == {
+        "fix or rename the file as the reason says; the next run takes it up"
+    }
     for path, problem in problems.items():
         assert any(reason.startswith(f"{path}: {problem}") for reason in rows["reason"]), path
     assert set(rows["video"]) == {

@@ -93,7 +93,17 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
 def workflow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("workflow")
     config = write_config(tmp)
-    snakemake(tmp, config)
+    # Its terminal output, kept in order as a terminal shows it (unbuffered, one stream).
+    result = subprocess.run(
+        snakemake_command(tmp, config),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**snakemake_env(), "PYTHONUNBUFFERED": "1"},
+        cwd=tmp,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    (tmp / "terminal.txt").write_text(result.stdout)
     return tmp
 
 
@@ -148,6 +158,38 @@ def test_outputs_of_a_full_run(workflow_run: Path) -> None:
     assert (figures / "te" / "s50" / "flicker.hr.masks.png").stat().st_size > 1000
     # No temporary folders or files are left behind anywhere.
     assert not [p for p in results.rglob("*.tmp")]
+
+
+def test_a_run_ends_with_its_headline(workflow_run: Path) -> None:
+    # The estimates table is the last thing a run prints, after Snakemake's own last lines
+    # (the log's path, the run time), so that no log buries it.
+    terminal = (workflow_run / "terminal.txt").read_text()
+    reports = workflow_run / "results" / "reports"
+    headline = terminal[terminal.rindex(f"Estimates per video ({reports / 'estimates.csv'}):") :]
+    assert terminal.index("Complete log(s): ") < terminal.index(headline)
+    lines = headline.rstrip("\n").splitlines()
+    assert lines[-1] == terminal.rstrip("\n").splitlines()[-1]
+    # Its rows are estimates.csv's videos (this module's first test reads the same run).
+    estimates = pd.read_csv(reports / "estimates.csv", dtype=str)
+    videos = [f"{d}/{v}" for d, v in zip(estimates["dataset"], estimates["video"], strict=True)]
+    assert [line.split()[0] for line in lines[2 : 2 + len(videos)]] == videos
+    assert lines[-1] == f"{len(set(videos))} video(s), none failed."
+
+
+def test_the_html_report_opens_with_the_estimates(workflow_run: Path) -> None:
+    # Its first page is the workflow's description, which starts with estimates.csv's table.
+    report = workflow_run / "report.html"
+    snakemake(workflow_run, workflow_run / "config.yaml", "--report", str(report))
+    html = report.read_text()
+    start = html.index("workflow_desc = ") + len("workflow_desc = ")
+    first_page = json.loads(html[start : html.index("\n", start)].rstrip(";"))
+    estimates = pd.read_csv(workflow_run / "results" / "reports" / "estimates.csv", dtype=str)
+    table = first_page[: first_page.index("</table>")]
+    assert first_page.index("<table") < first_page.index("distraction measured")
+    assert "Estimates per video" in table
+    header = ['<th class="head">' + column + "</th>" for column in estimates.columns]
+    assert all(cell in table for cell in header)
+    assert all(f"<td>{video}</td>" in table for video in estimates["video"])
 
 
 def test_nothing_to_do_after_a_run(workflow_run: Path) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 from distraction import baselines, metrics
 from distraction.cancellation import cancel_corruption
 from distraction.chain import stored_regions
+from distraction.failures import BAD_INPUT
 from distraction.files import write_csv
 from distraction.masks import region_traces, skin_pixels, stable_skin_region
 from distraction.report import FAILURE_COLUMNS
@@ -129,6 +130,8 @@ def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[st
             "status": "failed",
             "stage": failure.get("failed_stage", ""),
             "reason": failure["failed"],
+            "kind": failure.get("failure_kind", ""),
+            "retry": failure.get("retry", ""),
         }
         return _window_frame([], identity, task), status
     corruption = open_group(store, f"corruption_{task}")
@@ -162,6 +165,8 @@ def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[st
             status="skipped",
             stage="evaluate",
             reason=f"{duration:.1f} s is shorter than one {settings.window_s:g}-s window",
+            kind=BAD_INPUT,
+            retry="a rerun skips it again; a longer recording is needed",
         )
     elif wave is None and rates is None:
         status["reason"] = "no ground truth: rates estimated, errors left empty"
@@ -223,7 +228,12 @@ def run_evaluate(
         identity = video_identity(store)
         status = {**identity, "task": settings.task, "status": "failed", "stage": "evaluate"}
         outcome["table"] = _window_frame([], identity, settings.task)
-        outcome["status"] = {**status, "reason": failure.reason}
+        outcome["status"] = {
+            **status,
+            "reason": failure.reason,
+            "kind": failure.kind,
+            "retry": failure.advice,
+        }
 
     with recording_failures(
         f"evaluate_{settings.task}",

@@ -5,7 +5,7 @@ workflow starts a job server (:mod:`distraction.jobserver`) that has imported th
 stack once; :func:`console_main` hands it the job's arguments, working directory,
 environment and standard streams over the Unix socket named by :data:`SOCKET_VARIABLE`,
 and the job's exit status comes back as this process's. Signals to this process go on to
-the server's child that runs the job.
+the server's child that runs the job, and those this process ignores the child ignores.
 
 The environment and the streams are handed over only to a server of this user: the
 socket's folder must be this user's and private (mode 0700, not a link), and the process
@@ -30,12 +30,14 @@ import sys
 from pathlib import Path
 
 __all__ = [
+    "FORWARDED_SIGNALS",
     "LENGTH",
     "SOCKET_VARIABLE",
     "STREAMS",
     "console_main",
     "forward",
     "identity",
+    "ignored_signals",
     "peer_uid",
     "read_message",
     "server_problem",
@@ -47,6 +49,19 @@ SOCKET_VARIABLE = "DISTRACTION_JOB_SERVER"
 LENGTH = struct.Struct("!Q")
 #: The standard streams a job hands over (stdin, stdout, stderr).
 STREAMS = 3
+
+
+#: The signals a job's process passes on to the server's child that runs the job.
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def ignored_signals() -> list[int]:
+    """Those of :data:`FORWARDED_SIGNALS` this process ignores. A process started in the
+    background by a non-interactive shell ignores SIGINT, and so does all of a run started
+    that way (Snakemake and its jobs inherit it): the job's child must ignore it as well,
+    or a Ctrl-C meant for the foreground would stop the job alone, a failed job to
+    Snakemake, while the run goes on."""
+    return [int(n) for n in FORWARDED_SIGNALS if signal.getsignal(n) == signal.SIG_IGN]
 
 
 def identity() -> dict[str, str]:
@@ -137,8 +152,16 @@ def forward(argv: list[str]) -> int | None:
         return None
     umask = os.umask(0)
     os.umask(umask)
+    ignored = ignored_signals()
     request = json.dumps(
-        {**identity(), "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
+        {
+            **identity(),
+            "argv": argv,
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "umask": umask,
+            "ignored_signals": ignored,
+        }
     ).encode()
     with sock:
         try:
@@ -151,9 +174,11 @@ def forward(argv: list[str]) -> int | None:
         if reply is None or "refused" in reply:
             return None
         child = int(reply["pid"])
-        # Signals to the job (Snakemake stopping it, Ctrl-C) go to the child that runs it.
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(number, lambda received, _frame: os.kill(child, received))
+        # Signals to the job (Snakemake stopping it, Ctrl-C) go to the child that runs it;
+        # one this process ignores, the child ignores too.
+        for number in FORWARDED_SIGNALS:
+            if number not in ignored:
+                signal.signal(number, lambda received, _frame: os.kill(child, received))
         try:
             reply = read_message(sock, pending)
         except OSError:

@@ -38,7 +38,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from distraction.jobclient import LENGTH, SOCKET_VARIABLE, STREAMS, identity, peer_uid
+from distraction.jobclient import (
+    FORWARDED_SIGNALS,
+    LENGTH,
+    SOCKET_VARIABLE,
+    STREAMS,
+    identity,
+    peer_uid,
+)
 
 __all__ = [
     "REQUEST_TIMEOUT_S",
@@ -164,9 +171,12 @@ def _run_child(request: dict, streams: list[int], server: int) -> None:
         for target, fd in enumerate(streams):
             os.dup2(fd, target)
             os.close(fd)
-        for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-            signal.signal(number, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Signals as a fresh process started by the job's would have them: those the job's
+        # process ignores ignored, the others at their defaults (SIGINT: KeyboardInterrupt).
+        ignored = {int(n) for n in request.get("ignored_signals", [])}
+        for number in (*FORWARDED_SIGNALS, signal.SIGCHLD):
+            default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+            signal.signal(number, signal.SIG_IGN if int(number) in ignored else default)
         _die_with_server(server)
         os.chdir(request["cwd"])
         os.umask(int(request["umask"]))

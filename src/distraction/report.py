@@ -47,6 +47,10 @@ FAILURE_COLUMNS = [
     "status",
     "stage",
     "reason",
+    # Which kind of failure (distraction.failures): "bad input" stays until the input is
+    # fixed, "transient" is retried by the next run; and how to retry it.
+    "kind",
+    "retry",
 ]
 
 
@@ -130,11 +134,13 @@ def summary(
 
 
 def read_failures(paths: Sequence[Path]) -> pd.DataFrame:
-    """Videos that failed or were skipped, with the stage and reason, from status CSVs."""
+    """Videos that failed or were skipped, with the stage, reason, kind of failure and how
+    to retry it, from status CSVs (those of an earlier version, without kind and retry,
+    leave them empty)."""
     frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths]
     if not frames:
         return pd.DataFrame(columns=FAILURE_COLUMNS)
-    table = pd.concat(frames, ignore_index=True)[FAILURE_COLUMNS]
+    table = pd.concat(frames, ignore_index=True).reindex(columns=FAILURE_COLUMNS, fill_value="")
     table = table[table["status"] != "ok"]
     return table.sort_values(["dataset", "video", "task"], ignore_index=True)
 

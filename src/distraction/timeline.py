@@ -259,6 +259,8 @@ def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
         [{**identity, **row} for row in rows],
         columns=[*identity, "start_s", "end_s", "time_s", "rate", "quality_db", "true_rate"],
     ).rename(columns={"start_s": "window_start_s", "end_s": "window_end_s"})
+    # A number (NaN without ground truth), as the rates.csv reads back, not None.
+    rates["true_rate"] = rates["true_rate"].astype(float)
     # What the denoiser was given: the CAN signal, with the corruption cancelled first
     # when the denoiser cancels it.
     source = (

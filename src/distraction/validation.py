@@ -18,6 +18,7 @@ import numpy.typing as npt
 from distraction.config_checks import printable, recording_name_problem
 from distraction.datasets import DatasetLoader, GroundTruth, Recording, decoder_errors
 from distraction.errors import ConfigError, InputError
+from distraction.failures import BAD_INPUT
 
 # A frame interval further than this fraction from the nominal one counts as irregular.
 INTERVAL_TOLERANCE = 0.25
@@ -244,6 +245,8 @@ def refused_status(
         "status": "failed",
         "stage": "list",
         "reason": str(Problem(Path(source), problem)),
+        "kind": BAD_INPUT,
+        "retry": "fix or rename the file as the reason says; the next run takes it up",
     }
 
 

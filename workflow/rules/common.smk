@@ -354,9 +354,14 @@ def all_targets():
 
 
 def print_headline():
-    """The run's estimates per video (and errors where there is ground truth) at its end."""
+    """The run's estimates per video (and errors where there is ground truth), printed as
+    the very last thing of the run: Snakemake logs its log file's path and the run time
+    after the onsuccess handler, so the table is printed when the process exits."""
+    import atexit
+
     from distraction.headline import headline
 
     reports = Path(RESULTS) / "reports"
     if (reports / "estimates.csv").is_file():
-        print(headline(reports))
+        text = headline(reports)
+        atexit.register(lambda: print(f"\n{text}", flush=True))
