@@ -3,7 +3,7 @@
     python analysis/hrv_gate.py results/train_faces --dataset faces_validation
 
 For every HR store of a synthetic dataset whose timeline gave every window a rate, measures
-the HRV of the stored denoised pulse as the timeline does (``distraction.hrv.hrv_measures``,
+the HRV of the stored denoised pulse (or ``--signal``) as the timeline does (``distraction.hrv.hrv_measures``,
 here with no quality gate) and, with neurokit2, of the clip's true PPG (the rendered
 ``<video>.csv`` at 100 Hz: ``nk.ppg_peaks`` + ``nk.hrv_time``), and prints them with the
 timeline's median quality (``quality_db``, what ``timeline.hrv_min_quality_db`` gates), sorted
@@ -48,6 +48,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--dataset", required=True)
+    parser.add_argument(
+        "--signal",
+        choices=["denoised", "lstm", "cancelled"],
+        default="denoised",
+        help="the stored pulse to measure (default: the stage's output, as the timeline does)",
+    )
     args = parser.parse_args()
     settings = task_settings("hr")
     root = args.results / args.dataset
@@ -59,7 +65,7 @@ def main() -> None:
             continue  # the timeline withholds HRV before any quality gate
         denoised = open_group(store, "denoised_hr")
         fs = float(denoised.attrs["fs_out"])
-        pulse = metrics.normalise_for_evaluation(denoised["denoised"].values, fs, settings.band)
+        pulse = metrics.normalise_for_evaluation(denoised[args.signal].values, fs, settings.band)
         quality = float(np.median(rates["quality_db"]))
         ours = hrv_measures(pulse, fs, settings.band, quality_db=quality, min_quality_db=-np.inf)
         row = {"recording": recording, "quality_db": quality, "status": ours["status"]}

@@ -88,3 +88,24 @@ def test_hrv_is_withheld_for_noise_and_for_low_quality() -> None:
     row = hrv_measures(pulse, FS, BAND, quality_db=1.5, min_quality_db=3.0)
     assert row["status"] == "withheld" and "below 3 dB" in row["reason"]
     assert np.isnan(row["HRV_RMSSD"])
+
+
+def test_a_timeline_withholds_hrv_unless_it_is_turned_on() -> None:
+    import pandas as pd
+
+    from distraction.settings import task_settings
+    from distraction.timeline import HRV_OFF, hrv_row
+
+    beats = known_beats(60.0, 1)
+    pulse = pulse_of(beats, 60.0, 0.05, 1)
+    rates = pd.DataFrame({"reason": [""] * 5, "quality_db": [8.0] * 5})
+    off = hrv_row(rates, pulse, FS, task_settings("hr"))
+    assert off == {"status": "withheld", "reason": HRV_OFF}
+    on = hrv_row(rates, pulse, FS, task_settings("hr", hrv=True))
+    rmssd, sdnn = true_measures(beats)
+    assert on["status"] == "ok", on["reason"]
+    assert on["HRV_RMSSD"] == pytest.approx(rmssd, rel=0.15)
+    assert on["HRV_SDNN"] == pytest.approx(sdnn, rel=0.15)
+    # A window without a rate withholds it, turned on or not.
+    rates.loc[2, "reason"] = "no face"
+    assert hrv_row(rates, pulse, FS, task_settings("hr", hrv=True))["status"] == "withheld"

@@ -91,6 +91,8 @@ class TaskSettings:
     min_pulse_db
         How strongly (dB) the denoiser's input must show a timeline window's rate for the
         window to be given it (``timeline.<task>_min_pulse_db``).
+    hrv
+        Whether HRV is measured at all (``timeline.hrv``).
     hrv_min_quality_db
         Median quality index (dB) the denoised pulse needs for HRV
         (``timeline.hrv_min_quality_db``).
@@ -120,6 +122,7 @@ class TaskSettings:
     timeline_step_s: float
     min_quality_db: float
     min_pulse_db: float
+    hrv: bool
     hrv_min_quality_db: float
 
     @property
@@ -291,6 +294,7 @@ def task_settings(
         "timeline_step_s": ("timeline", f"{task}_step_s"),
         "min_quality_db": ("timeline", f"{task}_min_quality_db"),
         "min_pulse_db": ("timeline", f"{task}_min_pulse_db"),
+        "hrv": ("timeline", "hrv"),
         "hrv_min_quality_db": ("timeline", "hrv_min_quality_db"),
     }
     c = _with_overrides(merged_config() if config is None else config, keys, overrides)
@@ -318,6 +322,7 @@ def task_settings(
         "timeline_step_s": float(c["timeline"][f"{task}_step_s"]),
         "min_quality_db": float(c["timeline"][f"{task}_min_quality_db"]),
         "min_pulse_db": float(c["timeline"][f"{task}_min_pulse_db"]),
+        "hrv": bool(c["timeline"]["hrv"]),
         "hrv_min_quality_db": float(c["timeline"]["hrv_min_quality_db"]),
     }
     return TaskSettings(**values)

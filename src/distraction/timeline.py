@@ -53,6 +53,8 @@ HRV_COLUMNS = [
     "intervals_kept",
     *HRV_MEASURES,
 ]
+#: Why HRV is withheld when ``timeline.hrv`` is off (the default).
+HRV_OFF = "not measured: timeline.hrv is off (the pulse's beat intervals overstate HRV)"
 #: What a video without a reliable window reports in place of a rate.
 NO_RELIABLE_ESTIMATE = "no reliable estimate"
 #: A window whose frames hold the tracked face for less than this share has no rate: the
@@ -295,7 +297,7 @@ def video_timeline(store: Path, settings: TaskSettings) -> Timeline:
     hrv = None
     if task == "hr":
         hrv = pd.DataFrame(
-            [{**identity, **_hrv_row(rates, denoised, fs, settings)}], columns=HRV_COLUMNS
+            [{**identity, **hrv_row(rates, denoised, fs, settings)}], columns=HRV_COLUMNS
         )
     return Timeline(rates, waveforms, hrv)
 
@@ -313,12 +315,31 @@ def _face_in_windows(store: Path, rates: pd.DataFrame, start: float) -> np.ndarr
     )
 
 
-def _hrv_row(
+def hrv_row(
     rates: pd.DataFrame, denoised: np.ndarray, fs: float, settings: TaskSettings
 ) -> dict[str, Any]:
-    """The HRV of an HR timeline (withheld, with the reason, where it cannot be trusted)."""
+    """The HRV of an HR timeline (withheld, with the reason, where it cannot be trusted).
+
+    Parameters
+    ----------
+    rates
+        The timeline's windows (``reason`` empty where a window has a rate; ``quality_db``).
+    denoised
+        The denoised pulse at ``fs``.
+    fs
+        Its rate, Hz.
+    settings
+        ``hrv`` (off: withheld, :data:`HRV_OFF`), ``hrv_min_quality_db`` and the band.
+
+    Returns
+    -------
+    dict
+        ``status``, ``reason`` and, when measured, the :func:`distraction.hrv.hrv_measures`.
+    """
     if settings.task != "hr":
         raise ValueError("HRV: measured on the pulse (task hr) only")
+    if not settings.hrv:
+        return {"status": "withheld", "reason": HRV_OFF}
     reliable = rates["reason"] == ""
     if rates.empty or not reliable.any():
         reason = "shorter than one timeline window" if rates.empty else "no window with a rate"
