@@ -152,3 +152,25 @@ def test_baseline_inputs_are_those_of_the_whole_clips_frames(
     np.testing.assert_array_equal(
         motion_from_shifts(ds["vertical_shift"].values, 30.0), vertical_motion(frames, 30.0)
     )
+
+
+def test_evaluation_of_a_store_prepared_before_the_baseline_inputs_gives_the_same(
+    clean_clip: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store without the stored baseline inputs (prepared by an earlier version): the
+    evaluation computes them from the frames, block by block, to the same values."""
+    from distraction import evaluate
+
+    _, store = clean_clip
+    ds = open_group(store, "prepared")
+    stored = {
+        region: evaluate._skin_colour_traces(store, region)
+        for region in ("stable_skin", "per_frame_skin")
+    }
+    shifts = evaluate._vertical_shifts(store)
+    monkeypatch.setattr(evaluate, "TRACE_VARIABLES", {r: "absent" for r in stored})
+    monkeypatch.setattr(evaluate, "SHIFT_VARIABLE", "absent")
+    for region, values in stored.items():
+        np.testing.assert_array_equal(evaluate._skin_colour_traces(store, region), values)
+    np.testing.assert_array_equal(evaluate._vertical_shifts(store), shifts)
+    assert len(shifts) == ds.sizes["time"]

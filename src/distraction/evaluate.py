@@ -22,7 +22,7 @@ from distraction.files import write_csv
 from distraction.report import FAILURE_COLUMNS
 from distraction.settings import TaskSettings
 from distraction.signals import condition_signal
-from distraction.skin import TRACE_VARIABLES, SkinTraces
+from distraction.skin import SHIFT_VARIABLE, TRACE_VARIABLES, SkinTraces
 from distraction.store import open_group, upstream_failure, video_of
 from distraction.windows import block_bounds
 
@@ -62,8 +62,8 @@ def _vertical_shifts(store: Path) -> np.ndarray:
     """The motion baseline's per-frame vertical shifts: stored by the prepare stage, or
     from the stored frames, block by block, for a store prepared before it stored them."""
     prepared = open_group(store, "prepared")
-    if "vertical_shift" in prepared:
-        return prepared["vertical_shift"].values
+    if SHIFT_VARIABLE in prepared:
+        return prepared[SHIFT_VARIABLE].values
     frames = prepared["frames"]
     shifts, previous = [], None
     for start, stop in block_bounds(frames.shape[0], _chunk_length(frames)):

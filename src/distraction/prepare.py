@@ -46,7 +46,7 @@ from distraction.preprocess import (
     resample_series,
 )
 from distraction.settings import PrepareSettings, prepare_settings
-from distraction.skin import TRACE_VARIABLES, SkinTraces
+from distraction.skin import SHIFT_VARIABLE, TRACE_VARIABLES, SkinTraces
 from distraction.store import GroupWriter
 from distraction.validation import (
     frame_rate_problems,
@@ -464,7 +464,7 @@ def _write_baseline_inputs(
             },
         )
     writer.create(
-        "vertical_shift",
+        SHIFT_VARIABLE,
         ["time"],
         (n,),
         np.float64,

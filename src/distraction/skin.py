@@ -19,6 +19,8 @@ from distraction.masks import region_traces, skin_pixels, stable_skin_from_stati
 
 #: Names of the traces in the prepared group, by region (``evaluation.baseline_region``).
 TRACE_VARIABLES = {"stable_skin": "skin_rgb_stable", "per_frame_skin": "skin_rgb_per_frame"}
+#: Name of the motion baseline's per-frame vertical shifts in the prepared group.
+SHIFT_VARIABLE = "vertical_shift"
 
 
 class SkinTraces:
