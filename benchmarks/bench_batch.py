@@ -18,7 +18,11 @@ the cache folder (once), and then times, one after the other on the same 24 file
   ``model.process_video(path)`` per file (PyAV decode, BlazeFace face tracking every 5th
   frame with a Kalman filter, the network frame by frame, HR and HRV from the waveform);
   imports and the JIT start are inside its wall time and reported apart. The fastest
-  model (least wall time) is the one the workflow is compared with;
+  model (least wall time) is the one the workflow is compared with. With ``--screen N``
+  every model first runs on the first N clips only (the same process, load and JIT
+  included), its batch wall time projected as that run's plus its mean seconds per video
+  times the remaining clips, and only the ``--full K`` models of least projection run on
+  the whole batch (every model on 24 clips takes over an hour on a loaded 2-core machine);
 * ``floor``: bare OpenCV decode of every frame plus the project's CAN on LiteRT (the shipped
   ``hr_can.tflite`` via :func:`distraction.engines.load_network` /
   :func:`~distraction.engines.predict_can`, batch 256) on 36x36 inputs approximated from a
@@ -380,6 +384,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="keep the batch and open-rppg's venv here")
     parser.add_argument("--prepare-only", action="store_true", help="render and install only")
     parser.add_argument("--models", nargs="+", help="open-rppg models (default: every one)")
+    parser.add_argument(
+        "--screen", type=int, metavar="N", help="first every model on N clips only (above)"
+    )
+    parser.add_argument(
+        "--full", type=int, default=2, metavar="K", help="models run on the whole batch"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--floor-child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -409,7 +419,15 @@ def main() -> None:
                 for model in models
             },
         }
-        runs, failed = {}, {}
+        runs, failed, screened = {}, {}, {}
+        if args.screen:
+            screened = screen_models(python, models, videos[: args.screen], n, scratch, failed)
+            models = sorted(screened, key=lambda m: screened[m]["projected_wall_s"])[: args.full]
+            measures = {
+                name: measure
+                for name, measure in measures.items()
+                if not name.startswith("open-rppg") or name.removeprefix("open-rppg ") in models
+            }
         for name, measure in measures.items():
             try:
                 runs[name] = measure()
@@ -424,12 +442,38 @@ def main() -> None:
                 f"load {load_average()}",
                 flush=True,
             )
-        report(runs, failed, versions, n, args.json)
+        report(runs, failed, screened, versions, n, args.json)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def report(runs: dict, failed: dict, versions: dict, n: int, json_path: Path | None) -> None:
+def screen_models(
+    python: Path, models: list[str], videos: list[Path], n: int, scratch: Path, failed: dict
+) -> dict[str, dict]:
+    """Every model on the first clips: its usage and its projected wall time on ``n``."""
+    screened = {}
+    for model in models:
+        try:
+            usage = measure_open_rppg(python, model, videos, scratch)
+        except RunFailed as error:
+            failed[f"open-rppg {model}"] = str(error).splitlines()[-1]
+            print(f"# screen {model}: failed: {failed[f'open-rppg {model}']}", flush=True)
+            continue
+        per_video = np.mean([v["seconds"] for v in usage["detail"]["videos"]])
+        usage["projected_wall_s"] = usage["wall_s"] + per_video * (n - len(videos))
+        screened[model] = usage
+        print(
+            f"# screen {model} on {len(videos)} clips: {usage['wall_s']:.1f} s (load + JIT "
+            f"{usage['detail']['model_load_jit_s']:.1f} s, {per_video:.1f} s per video), "
+            f"projected {usage['projected_wall_s']:.0f} s; load {load_average()}",
+            flush=True,
+        )
+    return screened
+
+
+def report(
+    runs: dict, failed: dict, screened: dict, versions: dict, n: int, json_path: Path | None
+) -> None:
     """Print the tables and ratios; write them to ``json_path``."""
     timed = [name for name in runs if name.startswith("open-rppg")]
     if not timed:
@@ -457,6 +501,33 @@ def report(runs: dict, failed: dict, versions: dict, n: int, json_path: Path | N
     )
     columns = ["run", "wall_s", "cpu_s", "cpu_s_per_video", "peak_rss_mb", "over_fastest"]
     print_table(rows, [*columns, "other_cpu_s"])
+    if screened:
+        clips = len(next(iter(screened.values()))["detail"]["videos"])
+        print(f"every model on the first {clips} clips (projected to {n}):")
+        print_table(
+            [
+                {
+                    "model": model,
+                    "wall_s": usage["wall_s"],
+                    "load_jit_s": usage["detail"]["model_load_jit_s"],
+                    "s_per_video": np.mean([v["seconds"] for v in usage["detail"]["videos"]]),
+                    "projected_wall_s": usage["projected_wall_s"],
+                    "workflow_over_projected": runs["workflow"]["wall_s"]
+                    / usage["projected_wall_s"],
+                }
+                for model, usage in sorted(
+                    screened.items(), key=lambda item: item[1]["projected_wall_s"]
+                )
+            ],
+            [
+                "model",
+                "wall_s",
+                "load_jit_s",
+                "s_per_video",
+                "projected_wall_s",
+                "workflow_over_projected",
+            ],
+        )
     for name, reason in failed.items():
         print(f"{name}: failed ({reason})")
     print("workflow jobs, by rule (seconds each job's command logged for its work):")
@@ -498,6 +569,7 @@ def report(runs: dict, failed: dict, versions: dict, n: int, json_path: Path | N
             "open_rppg_versions": versions,
             "fastest_open_rppg_model": fastest.removeprefix("open-rppg "),
             "runs": runs,
+            "screened": screened,
             "failed": failed,
             "workflow_over_fastest_open_rppg_wall": wall_ratio,
             "workflow_over_floor_cpu_per_video": cpu_ratio,
