@@ -2,10 +2,11 @@
 
 Two passes keep memory flat whatever the video length: the first streams decoded
 frames, writes raw CAN inputs chunk by chunk and accumulates their moments; the
-second standardises the stored chunks in place. Only 36×36 and 34×34 copies of a
-chunk of frames are ever held, never the full-resolution video: a tracked face is
-followed in the first pass too, each frame waiting in full resolution only while no face is
-found yet (:func:`_resized_tracked`).
+second standardises the stored chunks in place and averages the stored 34×34 frames over
+the stable skin region (the evaluation's baselines read these per-frame values, never the
+frames). Only 36×36 and 34×34 copies of a chunk of frames are ever held, never the
+full-resolution video: a tracked face is followed in the first pass too, each frame
+waiting in full resolution only while no face is found yet (:func:`_resized_tracked`).
 """
 
 from __future__ import annotations
@@ -666,13 +667,12 @@ def _prepare_recording(
         # input is divided by its std, the appearance input is z-scored).
         motion_std = motion_moments.std or 1.0
         appearance_mean, appearance_std = appearance_moments.mean, appearance_moments.std or 1.0
+        # The stable skin region's traces need every frame's statistics first (this pass).
+        stable_skin = np.empty((n, 3))
         for start in range(0, n, chunk_frames):
             stop = min(start + chunk_frames, n)
             motion[start:stop] = motion[start:stop] / motion_std
             appearance[start:stop] = (appearance[start:stop] - appearance_mean) / appearance_std
-        stable_skin = np.empty((n, 3))
-        for start in range(0, n, chunk_frames):
-            stop = min(start + chunk_frames, n)
             stable_skin[start:stop] = skin.stable_traces(frames[start:stop])
         _write_baseline_inputs(writer, stable_skin, per_frame_skin, shifts)
         motion.attrs.update({"scale_divided_by": motion_std})
