@@ -28,6 +28,7 @@ from distraction.atomic import write_text
 from distraction.config import validate_config
 from distraction.errors import InputError
 from distraction.layouts import VIDEO_EXTENSIONS, recording_ids
+from distraction.single import LONE_VIDEO_THREADS
 
 DATASET = "videos"
 #: Lines of Snakemake's log shown when the workflow itself fails.
@@ -276,7 +277,9 @@ def run_job(
             print(
                 f"distraction run: 1 video(s), task {task} -> {out} (log: {log_path})", flush=True
             )
-            if not _run_in_process(config, lone, log_path):
+            # The workflow's threads of a lone video's jobs, as Snakemake scales them to --cores.
+            threads = min(LONE_VIDEO_THREADS, int(cores)) if cores != "all" else LONE_VIDEO_THREADS
+            if not _run_in_process(config, lone, log_path, threads):
                 tail = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
                 print("\n".join(["... end of " + str(log_path) + ":", *tail]), file=sys.stderr)
                 raise InputError(f"{out}: the run of {source} failed; see {log_path}")
@@ -325,7 +328,7 @@ def _lone_recording(config: dict) -> str | None:
     return ids[0] if len(ids) == 1 and not refused else None
 
 
-def _run_in_process(config: dict, recording: str, log_path: Path) -> bool:
+def _run_in_process(config: dict, recording: str, log_path: Path, threads: int) -> bool:
     """The workflow's jobs of one recording in this process, their log lines and standard
     error (progress bars, the network runtime's notes) in ``log_path`` as the workflow's
     jobs have theirs in their logs. False when a job raised (its error is logged)."""
@@ -344,7 +347,7 @@ def _run_in_process(config: dict, recording: str, log_path: Path) -> bool:
         os.dup2(log.fileno(), 2)
         try:
             with contextlib.redirect_stderr(log):
-                run_steps(video_steps(config, DATASET, recording))
+                run_steps(video_steps(config, DATASET, recording, threads=threads))
             return True
         except InputError as error:
             log.write(f"distraction run: error: {error}\n")
