@@ -22,7 +22,9 @@ the cache folder (once), and then times, one after the other on the same 24 file
   every model first runs on the first N clips only (the same process, load and JIT
   included), its batch wall time projected as that run's plus its mean seconds per video
   times the remaining clips, and only the ``--full K`` models of least projection run on
-  the whole batch (every model on 24 clips takes over an hour on a loaded 2-core machine);
+  the whole batch (every model on 24 clips takes hours on a loaded 2-core machine: the
+  Mamba models spend minutes per clip); ``--screen-timeout S`` stops a model's screening
+  after S seconds, as slower than that;
 * ``floor``: bare OpenCV decode of every frame plus the project's CAN on LiteRT (the shipped
   ``hr_can.tflite`` via :func:`distraction.engines.load_network` /
   :func:`~distraction.engines.predict_can`, batch 256) on 36x36 inputs approximated from a
@@ -247,7 +249,14 @@ class RunFailed(RuntimeError):
     """A timed command exited with an error (its log's tail in the message)."""
 
 
-def run_measured(cmd: list[str], *, log: Path, env: dict | None = None, cwd: Path | None = None):
+def run_measured(
+    cmd: list[str],
+    *,
+    log: Path,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout_s: float | None = None,
+):
     """Run ``cmd``; wall time, CPU-s (user + sys) and peak RSS of its process tree, stdout.
 
     ``other_cpu_s``: CPU time the rest of the machine used meanwhile (busy time from
@@ -257,11 +266,21 @@ def run_measured(cmd: list[str], *, log: Path, env: dict | None = None, cwd: Pat
     with open(log, "w") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd)
+        timer = None
+        if timeout_s is not None:
+            import threading
+
+            timer = threading.Timer(timeout_s, proc.kill)
+            timer.start()
         stdout = proc.stdout.read()
         proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
+    if timer is not None:
+        timer.cancel()
+        if timeout_s is not None and wall >= timeout_s:
+            raise RunFailed(f"stopped after {timeout_s:g} s (slower than that)")
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise RunFailed(f"{cmd[:4]} failed ({proc.returncode}); {log}:\n{tail}")
@@ -340,7 +359,9 @@ def logged_seconds(logs: Path) -> dict[str, dict[str, float]]:
     return by_rule
 
 
-def measure_open_rppg(python: Path, model: str, videos: list[Path], scratch: Path) -> dict:
+def measure_open_rppg(
+    python: Path, model: str, videos: list[Path], scratch: Path, timeout_s: float | None = None
+) -> dict:
     script = scratch / f"open_rppg_{model}.py"
     script.write_text(OPEN_RPPG_CHILD.format(model=model))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -349,6 +370,7 @@ def measure_open_rppg(python: Path, model: str, videos: list[Path], scratch: Pat
         log=scratch / f"open_rppg_{model}.log",
         env=env,
         cwd=scratch,
+        timeout_s=timeout_s,
     )
     detail = json.loads(out.strip().splitlines()[-1])
     errors = []
@@ -390,6 +412,12 @@ def main() -> None:
     parser.add_argument(
         "--full", type=int, default=2, metavar="K", help="models run on the whole batch"
     )
+    parser.add_argument(
+        "--screen-timeout",
+        type=float,
+        metavar="S",
+        help="stop a model's screening after S seconds (it is then slower than that)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--floor-child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -421,7 +449,9 @@ def main() -> None:
         }
         runs, failed, screened = {}, {}, {}
         if args.screen:
-            screened = screen_models(python, models, videos[: args.screen], n, scratch, failed)
+            screened = screen_models(
+                python, models, videos[: args.screen], n, scratch, failed, args.screen_timeout
+            )
             models = sorted(screened, key=lambda m: screened[m]["projected_wall_s"])[: args.full]
             measures = {
                 name: measure
@@ -448,13 +478,20 @@ def main() -> None:
 
 
 def screen_models(
-    python: Path, models: list[str], videos: list[Path], n: int, scratch: Path, failed: dict
+    python: Path,
+    models: list[str],
+    videos: list[Path],
+    n: int,
+    scratch: Path,
+    failed: dict,
+    timeout_s: float | None,
 ) -> dict[str, dict]:
-    """Every model on the first clips: its usage and its projected wall time on ``n``."""
+    """Every model on the first clips: its usage and its projected wall time on ``n``; a
+    model stopped after ``timeout_s`` goes to ``failed`` with that reason."""
     screened = {}
     for model in models:
         try:
-            usage = measure_open_rppg(python, model, videos, scratch)
+            usage = measure_open_rppg(python, model, videos, scratch, timeout_s)
         except RunFailed as error:
             failed[f"open-rppg {model}"] = str(error).splitlines()[-1]
             print(f"# screen {model}: failed: {failed[f'open-rppg {model}']}", flush=True)
