@@ -12,11 +12,19 @@ the cache folder (once), and then times, one after the other on the same 24 file
   other key at the schema's default: task hr, face tracking, LiteRT), from an empty results
   folder, through its default target (prepare, infer, evaluate, timeline, figures,
   aggregate);
-* ``open-rppg``: its Python API in ONE process of its venv: ``rppg.Model()`` (the default
-  model, FacePhys.rlap, JIT-compiled on JAX as the model loads), then
+* ``open-rppg <model>``, for every model open-rppg ships (``rppg.main.supported_models``
+  of the installed package, or those of ``--models``): its Python API in ONE process of its
+  venv per model: ``rppg.Model(model)`` (loaded and JIT-compiled on JAX), then
   ``model.process_video(path)`` per file (PyAV decode, BlazeFace face tracking every 5th
   frame with a Kalman filter, the network frame by frame, HR and HRV from the waveform);
-  imports and the JIT start are inside its wall time and reported apart;
+  imports and the JIT start are inside its wall time and reported apart. The fastest
+  model (least wall time) is the one the workflow is compared with. With ``--screen N``
+  every model first runs on the first N clips only (the same process, load and JIT
+  included), its batch wall time projected as that run's plus its mean seconds per video
+  times the remaining clips, and only the ``--full K`` models of least projection run on
+  the whole batch (every model on 24 clips takes hours on a loaded 2-core machine: the
+  Mamba models spend minutes per clip); ``--screen-timeout S`` stops a model's screening
+  after S seconds, as slower than that;
 * ``floor``: bare OpenCV decode of every frame plus the project's CAN on LiteRT (the shipped
   ``hr_can.tflite`` via :func:`distraction.engines.load_network` /
   :func:`~distraction.engines.predict_can`, batch 256) on 36x36 inputs approximated from a
@@ -26,9 +34,11 @@ Each runs as a child process; its CPU time (user + sys) and peak RSS are those o
 process tree (``os.wait4``: every descendant it waited for; peak RSS is the largest single
 process, not the sum of concurrent ones); ``other_cpu_s`` is what the rest of the machine
 used meanwhile (``/proc/stat``), a check for competing load. Prints a Markdown table (wall
-time, CPU-s, CPU-s per video, peak RSS), the seconds the workflow's jobs logged per rule,
-the ratio workflow / open-rppg wall time and the workflow's CPU-s per video over the floor's,
-against the targets (<= 0.5x and <= 3x); ``--json`` writes them.
+time, CPU-s, CPU-s per video, peak RSS, and each run's wall time over the fastest open-rppg
+model's), the seconds the workflow's jobs logged per rule, the ratio workflow / fastest
+open-rppg model wall time and the workflow's CPU-s per video over the floor's, against the
+targets (<= 0.5x and <= 2x); ``--json`` writes them. A model that fails is reported with
+its error and left out of the comparison.
 
     python benchmarks/bench_batch.py --cache /tmp/distraction-batch --json batch.json
 
@@ -57,7 +67,7 @@ SECONDS, WIDTH, HEIGHT, FPS = 40.0, 320, 240, 30.0
 OPEN_RPPG = "open-rppg==0.1.1"
 # open-rppg imports pkg_resources, which setuptools 81 deprecates and later ones drop.
 OPEN_RPPG_EXTRA = ("setuptools<81",)
-OPEN_RPPG_MODEL = "FacePhys.rlap"  # rppg.Model()'s default
+WALL_TARGET, CPU_TARGET = 0.5, 2.0
 
 
 # ---------------------------------------------------------------------------- the batch
@@ -143,6 +153,16 @@ def open_rppg_python(cache: Path) -> tuple[Path, dict[str, str]]:
     return python, json.loads(out.stdout)
 
 
+def open_rppg_models(python: Path) -> list[str]:
+    """The models the installed open-rppg ships (``rppg.main.supported_models``)."""
+    probe = "import json, rppg.main; print(json.dumps(list(rppg.main.supported_models)))"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    out = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # ---------------------------------------------------------------------------- child processes
 
 # Runs in open-rppg's venv: one Model, every file through process_video.
@@ -225,7 +245,18 @@ def machine_busy_s() -> float | None:
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def run_measured(cmd: list[str], *, log: Path, env: dict | None = None, cwd: Path | None = None):
+class RunFailed(RuntimeError):
+    """A timed command exited with an error (its log's tail in the message)."""
+
+
+def run_measured(
+    cmd: list[str],
+    *,
+    log: Path,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    timeout_s: float | None = None,
+):
     """Run ``cmd``; wall time, CPU-s (user + sys) and peak RSS of its process tree, stdout.
 
     ``other_cpu_s``: CPU time the rest of the machine used meanwhile (busy time from
@@ -235,14 +266,24 @@ def run_measured(cmd: list[str], *, log: Path, env: dict | None = None, cwd: Pat
     with open(log, "w") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd)
+        timer = None
+        if timeout_s is not None:
+            import threading
+
+            timer = threading.Timer(timeout_s, proc.kill)
+            timer.start()
         stdout = proc.stdout.read()
         proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
+    if timer is not None:
+        timer.cancel()
+        if timeout_s is not None and wall >= timeout_s:
+            raise RunFailed(f"stopped after {timeout_s:g} s (slower than that)")
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
-        raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}); {log}:\n{tail}")
+        raise RunFailed(f"{cmd[:4]} failed ({proc.returncode}); {log}:\n{tail}")
     cpu = usage.ru_utime + usage.ru_stime
     after = machine_busy_s()
     return {
@@ -318,15 +359,18 @@ def logged_seconds(logs: Path) -> dict[str, dict[str, float]]:
     return by_rule
 
 
-def measure_open_rppg(python: Path, videos: list[Path], scratch: Path) -> dict:
-    script = scratch / "open_rppg_child.py"
-    script.write_text(OPEN_RPPG_CHILD.format(model=OPEN_RPPG_MODEL))
+def measure_open_rppg(
+    python: Path, model: str, videos: list[Path], scratch: Path, timeout_s: float | None = None
+) -> dict:
+    script = scratch / f"open_rppg_{model}.py"
+    script.write_text(OPEN_RPPG_CHILD.format(model=model))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     usage, out = run_measured(
         [str(python), str(script), *map(str, videos)],
-        log=scratch / "open_rppg.log",
+        log=scratch / f"open_rppg_{model}.log",
         env=env,
         cwd=scratch,
+        timeout_s=timeout_s,
     )
     detail = json.loads(out.strip().splitlines()[-1])
     errors = []
@@ -361,6 +405,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, help="keep the batch and open-rppg's venv here")
     parser.add_argument("--prepare-only", action="store_true", help="render and install only")
+    parser.add_argument("--models", nargs="+", help="open-rppg models (default: every one)")
+    parser.add_argument(
+        "--screen", type=int, metavar="N", help="first every model on N clips only (above)"
+    )
+    parser.add_argument(
+        "--full", type=int, default=2, metavar="K", help="models run on the whole batch"
+    )
+    parser.add_argument(
+        "--screen-timeout",
+        type=float,
+        metavar="S",
+        help="stop a model's screening after S seconds (it is then slower than that)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--floor-child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -374,83 +431,187 @@ def main() -> None:
         cache.mkdir(parents=True, exist_ok=True)
         root, videos = render_batch(cache)
         python, versions = open_rppg_python(cache)
+        models = args.models or open_rppg_models(python)
         if args.prepare_only:
-            print(f"# batch in {root}; open-rppg venv {python} ({versions})")
+            print(f"# batch in {root}; open-rppg venv {python} ({versions}); models {models}")
             return
         n = len(videos)
         print(f"# {n} clips in {root}; load before {load_average()}", flush=True)
-        runs = {}
-        for name, measure in (
-            ("workflow", lambda: measure_workflow(root, scratch, n)),
-            ("open-rppg", lambda: measure_open_rppg(python, videos, scratch)),
-            ("floor", lambda: measure_floor(videos, scratch)),
-        ):
-            runs[name] = measure()
-            print(f"# {name}: {runs[name]['wall_s']:.1f} s; load {load_average()}", flush=True)
-        rows = [
-            {
-                "run": name,
-                "wall_s": run["wall_s"],
-                "cpu_s": run["cpu_s"],
-                "cpu_s_per_video": run["cpu_s"] / n,
-                "peak_rss_mb": run["peak_rss_mb"],
-                "other_cpu_s": run["other_cpu_s"] if run["other_cpu_s"] is not None else "",
-            }
-            for name, run in runs.items()
-        ]
-        wall_ratio = runs["workflow"]["wall_s"] / runs["open-rppg"]["wall_s"]
-        cpu_ratio = runs["workflow"]["cpu_s"] / runs["floor"]["cpu_s"]
-        orppg = runs["open-rppg"]["detail"]
-        floor = runs["floor"]["detail"]
-        print(
-            f"# {n} clips x {SECONDS:g} s, {WIDTH}x{HEIGHT} MJPG {FPS:g} fps (UBFC layout, "
-            f"photo renders); {os.cpu_count()} CPUs; open-rppg {versions['open-rppg']} "
-            f"({OPEN_RPPG_MODEL}, jax {versions['jax']}, keras {versions['keras']})"
-        )
-        print_table(
-            rows, ["run", "wall_s", "cpu_s", "cpu_s_per_video", "peak_rss_mb", "other_cpu_s"]
-        )
-        print("workflow jobs, by rule (seconds each job's command logged for its work):")
-        print_table(
-            [
-                {"rule": rule, **entry}
-                for rule, entry in sorted(runs["workflow"]["detail"]["logged_s_by_rule"].items())
-            ],
-            ["rule", "jobs", "logged_s"],
-        )
-        print(
-            f"open-rppg: imports {orppg['imports_s']:.1f} s, Model() with JIT "
-            f"{orppg['model_load_jit_s']:.1f} s, videos "
-            f"{sum(v['seconds'] for v in orppg['videos']):.1f} s; "
-            f"frames without a face {sum(v['no_face_frames'] for v in orppg['videos'])}"
-        )
-        print(
-            f"floor: setup {floor['setup_s']:.1f} s, decode + 36x36 inputs "
-            f"{floor['decode_s']:.1f} s, CAN {floor['network_s']:.1f} s, {floor['frames']} frames"
-        )
-        print(
-            f"workflow / open-rppg wall time: {wall_ratio:.2f}x (target <= 0.5x: "
-            f"{'met' if wall_ratio <= 0.5 else 'not met'})"
-        )
-        print(
-            f"workflow / floor CPU-s per video: {cpu_ratio:.2f}x (target <= 3x: "
-            f"{'met' if cpu_ratio <= 3 else 'not met'})"
-        )
-        write_json(
-            args.json,
-            {
-                "benchmark": "batch",
-                "videos": n,
-                "clip": {"seconds": SECONDS, "width": WIDTH, "height": HEIGHT, "fps": FPS},
-                "open_rppg_versions": versions,
-                "open_rppg_model": OPEN_RPPG_MODEL,
-                "runs": runs,
-                "workflow_over_open_rppg_wall": wall_ratio,
-                "workflow_over_floor_cpu_per_video": cpu_ratio,
+        measures = {
+            "workflow": lambda: measure_workflow(root, scratch, n),
+            "floor": lambda: measure_floor(videos, scratch),
+            **{
+                f"open-rppg {model}": lambda model=model: measure_open_rppg(
+                    python, model, videos, scratch
+                )
+                for model in models
             },
-        )
+        }
+        runs, failed, screened = {}, {}, {}
+        if args.screen:
+            screened = screen_models(
+                python, models, videos[: args.screen], n, scratch, failed, args.screen_timeout
+            )
+            models = sorted(screened, key=lambda m: screened[m]["projected_wall_s"])[: args.full]
+            measures = {
+                name: measure
+                for name, measure in measures.items()
+                if not name.startswith("open-rppg") or name.removeprefix("open-rppg ") in models
+            }
+        for name, measure in measures.items():
+            try:
+                runs[name] = measure()
+            except RunFailed as error:
+                if not name.startswith("open-rppg"):
+                    raise SystemExit(str(error)) from None
+                failed[name] = str(error).splitlines()[-1]
+                print(f"# {name}: failed: {failed[name]}", flush=True)
+                continue
+            print(
+                f"# {name}: {runs[name]['wall_s']:.1f} s, {runs[name]['cpu_s']:.1f} CPU-s; "
+                f"load {load_average()}",
+                flush=True,
+            )
+        report(runs, failed, screened, versions, n, args.json)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def screen_models(
+    python: Path,
+    models: list[str],
+    videos: list[Path],
+    n: int,
+    scratch: Path,
+    failed: dict,
+    timeout_s: float | None,
+) -> dict[str, dict]:
+    """Every model on the first clips: its usage and its projected wall time on ``n``; a
+    model stopped after ``timeout_s`` goes to ``failed`` with that reason."""
+    screened = {}
+    for model in models:
+        try:
+            usage = measure_open_rppg(python, model, videos, scratch, timeout_s)
+        except RunFailed as error:
+            failed[f"open-rppg {model}"] = str(error).splitlines()[-1]
+            print(f"# screen {model}: failed: {failed[f'open-rppg {model}']}", flush=True)
+            continue
+        per_video = np.mean([v["seconds"] for v in usage["detail"]["videos"]])
+        usage["projected_wall_s"] = usage["wall_s"] + per_video * (n - len(videos))
+        screened[model] = usage
+        print(
+            f"# screen {model} on {len(videos)} clips: {usage['wall_s']:.1f} s (load + JIT "
+            f"{usage['detail']['model_load_jit_s']:.1f} s, {per_video:.1f} s per video), "
+            f"projected {usage['projected_wall_s']:.0f} s; load {load_average()}",
+            flush=True,
+        )
+    return screened
+
+
+def report(
+    runs: dict, failed: dict, screened: dict, versions: dict, n: int, json_path: Path | None
+) -> None:
+    """Print the tables and ratios; write them to ``json_path``."""
+    timed = [name for name in runs if name.startswith("open-rppg")]
+    if not timed:
+        raise SystemExit(f"no open-rppg model ran: {failed}")
+    fastest = min(timed, key=lambda name: runs[name]["wall_s"])
+    rows = [
+        {
+            "run": name,
+            "wall_s": run["wall_s"],
+            "cpu_s": run["cpu_s"],
+            "cpu_s_per_video": run["cpu_s"] / n,
+            "peak_rss_mb": run["peak_rss_mb"],
+            "over_fastest": run["wall_s"] / runs[fastest]["wall_s"],
+            "other_cpu_s": run["other_cpu_s"] if run["other_cpu_s"] is not None else "",
+        }
+        for name, run in runs.items()
+    ]
+    wall_ratio = runs["workflow"]["wall_s"] / runs[fastest]["wall_s"]
+    cpu_ratio = runs["workflow"]["cpu_s"] / runs["floor"]["cpu_s"]
+    floor = runs["floor"]["detail"]
+    print(
+        f"# {n} clips x {SECONDS:g} s, {WIDTH}x{HEIGHT} MJPG {FPS:g} fps (UBFC layout, "
+        f"photo renders); {os.cpu_count()} CPUs; open-rppg {versions['open-rppg']} "
+        f"(jax {versions['jax']}, keras {versions['keras']})"
+    )
+    columns = ["run", "wall_s", "cpu_s", "cpu_s_per_video", "peak_rss_mb", "over_fastest"]
+    print_table(rows, [*columns, "other_cpu_s"])
+    if screened:
+        clips = len(next(iter(screened.values()))["detail"]["videos"])
+        print(f"every model on the first {clips} clips (projected to {n}):")
+        print_table(
+            [
+                {
+                    "model": model,
+                    "wall_s": usage["wall_s"],
+                    "load_jit_s": usage["detail"]["model_load_jit_s"],
+                    "s_per_video": np.mean([v["seconds"] for v in usage["detail"]["videos"]]),
+                    "projected_wall_s": usage["projected_wall_s"],
+                    "workflow_over_projected": runs["workflow"]["wall_s"]
+                    / usage["projected_wall_s"],
+                }
+                for model, usage in sorted(
+                    screened.items(), key=lambda item: item[1]["projected_wall_s"]
+                )
+            ],
+            [
+                "model",
+                "wall_s",
+                "load_jit_s",
+                "s_per_video",
+                "projected_wall_s",
+                "workflow_over_projected",
+            ],
+        )
+    for name, reason in failed.items():
+        print(f"{name}: failed ({reason})")
+    print("workflow jobs, by rule (seconds each job's command logged for its work):")
+    print_table(
+        [
+            {"rule": rule, **entry}
+            for rule, entry in sorted(runs["workflow"]["detail"]["logged_s_by_rule"].items())
+        ],
+        ["rule", "jobs", "logged_s"],
+    )
+    for name in timed:
+        detail = runs[name]["detail"]
+        print(
+            f"{name}: imports {detail['imports_s']:.1f} s, Model() with JIT "
+            f"{detail['model_load_jit_s']:.1f} s, videos "
+            f"{sum(v['seconds'] for v in detail['videos']):.1f} s; frames without a face "
+            f"{sum(v['no_face_frames'] for v in detail['videos'])}; mean |HR error| "
+            f"{detail['hr_abs_error_bpm_mean']} bpm over {detail['videos_with_hr']} videos"
+        )
+    print(
+        f"floor: setup {floor['setup_s']:.1f} s, decode + 36x36 inputs "
+        f"{floor['decode_s']:.1f} s, CAN {floor['network_s']:.1f} s, {floor['frames']} frames"
+    )
+    print(f"fastest open-rppg model: {fastest.removeprefix('open-rppg ')}")
+    print(
+        f"workflow / {fastest} wall time: {wall_ratio:.2f}x (target <= {WALL_TARGET}x: "
+        f"{'met' if wall_ratio <= WALL_TARGET else 'not met'})"
+    )
+    print(
+        f"workflow / floor CPU-s per video: {cpu_ratio:.2f}x (target <= {CPU_TARGET:g}x: "
+        f"{'met' if cpu_ratio <= CPU_TARGET else 'not met'})"
+    )
+    write_json(
+        json_path,
+        {
+            "benchmark": "batch",
+            "videos": n,
+            "clip": {"seconds": SECONDS, "width": WIDTH, "height": HEIGHT, "fps": FPS},
+            "open_rppg_versions": versions,
+            "fastest_open_rppg_model": fastest.removeprefix("open-rppg "),
+            "runs": runs,
+            "screened": screened,
+            "failed": failed,
+            "workflow_over_fastest_open_rppg_wall": wall_ratio,
+            "workflow_over_floor_cpu_per_video": cpu_ratio,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -168,6 +168,18 @@ def test_vertical_motion_recovers_known_sinusoid(
     np.testing.assert_allclose(vertical_motion(rgb, FS), signal, atol=1e-3)  # float32 luma
 
 
+def test_vertical_shifts_of_blocks_are_those_of_the_whole_clip() -> None:
+    from distraction.baselines import vertical_shifts
+
+    true_shifts = 0.4 * np.sin(np.arange(20) / 3)
+    frames = _shifted_texture(true_shifts).astype(np.float32)
+    whole = vertical_shifts(frames)
+    assert whole[0] == 0.0  # nothing before the first frame
+    np.testing.assert_allclose(whole[1:], np.diff(true_shifts), atol=0.1)
+    blocks = [vertical_shifts(frames[:7]), vertical_shifts(frames[7:], frames[6])]
+    np.testing.assert_array_equal(np.concatenate(blocks), whole)
+
+
 def test_vertical_motion_rejects_bad_input() -> None:
     from distraction.baselines import vertical_motion
 

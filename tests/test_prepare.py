@@ -131,3 +131,46 @@ def test_parallel_block_decoding_gives_the_one_thread_result(
         for name, array in results[1].items():
             assert array.shape[0] == 179  # T - 1 frame differences
             np.testing.assert_array_equal(results[2][name], array, err_msg=name)
+
+
+def test_baseline_inputs_are_those_of_the_whole_clips_frames(
+    clean_clip: tuple[Path, Path],
+) -> None:
+    """Prepared in blocks of 64 frames, the baselines' skin colour and head shifts equal
+    the whole-clip functions applied to all the stored frames at once, to the last bit."""
+    from distraction.baselines import motion_from_shifts, vertical_motion
+    from distraction.masks import region_traces, skin_pixels, stable_skin_region
+
+    _, store = clean_clip
+    ds = open_group(store, "prepared")
+    frames = ds["frames"].values
+    stable = region_traces(frames, stable_skin_region(frames), empty="frame_mean")
+    per_frame = region_traces(frames, skin_pixels(frames), empty="frame_mean")
+    assert ds["skin_rgb_stable"].dims == ("time", "channel")
+    np.testing.assert_array_equal(ds["skin_rgb_stable"].values, stable)
+    np.testing.assert_array_equal(ds["skin_rgb_per_frame"].values, per_frame)
+    np.testing.assert_array_equal(
+        motion_from_shifts(ds["vertical_shift"].values, 30.0), vertical_motion(frames, 30.0)
+    )
+
+
+def test_evaluation_of_a_store_prepared_before_the_baseline_inputs_gives_the_same(
+    clean_clip: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store without the stored baseline inputs (prepared by an earlier version): the
+    evaluation computes them from the frames, block by block, to the same values."""
+    from distraction import evaluate
+
+    _, store = clean_clip
+    ds = open_group(store, "prepared")
+    stored = {
+        region: evaluate._skin_colour_traces(store, region)
+        for region in ("stable_skin", "per_frame_skin")
+    }
+    shifts = evaluate._vertical_shifts(store)
+    monkeypatch.setattr(evaluate, "TRACE_VARIABLES", {r: "absent" for r in stored})
+    monkeypatch.setattr(evaluate, "SHIFT_VARIABLE", "absent")
+    for region, values in stored.items():
+        np.testing.assert_array_equal(evaluate._skin_colour_traces(store, region), values)
+    np.testing.assert_array_equal(evaluate._vertical_shifts(store), shifts)
+    assert len(shifts) == ds.sizes["time"]

@@ -38,7 +38,17 @@ from scipy.signal.windows import hann
 from distraction.metrics import BR_BAND, HR_BAND
 from distraction.signals import detrend_smoothness_priors
 
-__all__ = ["BR_BAND", "HR_BAND", "chrom", "green", "ica", "pos", "vertical_motion"]
+__all__ = [
+    "BR_BAND",
+    "HR_BAND",
+    "chrom",
+    "green",
+    "ica",
+    "motion_from_shifts",
+    "pos",
+    "vertical_motion",
+    "vertical_shifts",
+]
 
 
 def _check_rgb(rgb: ArrayLike, fs: float, min_length: int = 3) -> NDArray[np.float64]:
@@ -349,14 +359,54 @@ def vertical_motion(
     if not (np.isfinite(fs) and fs > 0):
         raise ValueError(f"fs: expected a positive sampling rate, got {fs}")
     band = _check_band(band, fs)
+    if grey.shape[0] < 8:
+        raise ValueError(f"frames: needs at least 8 frames, got {grey.shape[0]}")
+    return motion_from_shifts(vertical_shifts(grey), fs, band=band)
+
+
+def vertical_shifts(frames: ArrayLike, previous: ArrayLike | None = None) -> NDArray[np.float64]:
+    """The vertical shift of each frame from the one before (phase correlation, Hann
+    window), in pixels, rows growing downwards: :func:`vertical_motion`'s first step, which
+    a stream of frames takes block by block.
+
+    Parameters
+    ----------
+    frames : array_like, shape (T, H, W) or (T, H, W, 3)
+        Grey or RGB frames.
+    previous : array_like, shape (H, W) or (H, W, 3), optional
+        The frame before the block (the last of the block before); without it the first
+        shift is 0, as at a video's first frame.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (T,)
+    """
+    grey = _as_grey(frames)
     n, height, width = grey.shape
-    if n < 8:
-        raise ValueError(f"frames: needs at least 8 frames, got {n}")
+    if previous is not None:
+        before = _as_grey(np.asarray(previous)[np.newaxis])
+        if before.shape[1:] != grey.shape[1:]:
+            raise ValueError(f"previous: expected a {height}x{width} frame, got {before.shape}")
+        grey = np.concatenate([before, grey])
     window = cv2.createHanningWindow((width, height), cv2.CV_32F)
-    shifts = np.zeros(n)
-    for t in range(1, n):
+    shifts = np.zeros(len(grey))
+    for t in range(1, len(grey)):
         (_, dy), _ = cv2.phaseCorrelate(grey[t - 1], grey[t], window)
         shifts[t] = dy
+    return shifts[len(grey) - n :]
+
+
+def motion_from_shifts(
+    shifts: ArrayLike, fs: float, *, band: tuple[float, float] = BR_BAND
+) -> NDArray[np.float64]:
+    """:func:`vertical_motion` from the frames' :func:`vertical_shifts`: the upward
+    position (0 at the first frame), detrended, band-passed and standardised."""
+    shifts = np.asarray(shifts, dtype=np.float64)
+    if not (np.isfinite(fs) and fs > 0):
+        raise ValueError(f"fs: expected a positive sampling rate, got {fs}")
+    band = _check_band(band, fs)
+    if shifts.ndim != 1 or len(shifts) < 8:
+        raise ValueError(f"shifts: needs at least 8 frames, got shape {shifts.shape}")
     position = -np.cumsum(shifts)  # upward motion positive
     detrended = detrend_smoothness_priors(position, _detrend_lambda(fs, band))
     return _standardise(_bandpass(detrended, fs, band))

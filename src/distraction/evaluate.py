@@ -1,8 +1,9 @@
 """The evaluation job of one video and task: every method's waveform, scored per window.
 
-Reads the video's store (the conditioned CAN signal, the denoising stage's output and the
-frames the unsupervised baselines average) and writes the per-window CSV and the video's
-status row for the failures report.
+Reads the video's store (the conditioned CAN signal, the denoising stage's output, and the
+per-frame skin colour and head shifts that the prepare stage stored for the unsupervised
+baselines: the frames only for a store prepared before those were stored, block by block)
+and writes the per-window CSV and the video's status row for the failures report.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from distraction.cancellation import cancel_corruption
 from distraction.chain import stored_regions
 from distraction.failures import BAD_INPUT
 from distraction.files import write_csv
-from distraction.masks import region_traces, skin_pixels, stable_skin_region
 from distraction.report import FAILURE_COLUMNS
 from distraction.settings import TaskSettings
 from distraction.signals import condition_signal
+from distraction.skin import SHIFT_VARIABLE, TRACE_VARIABLES, SkinTraces
 from distraction.store import open_group, upstream_failure, video_of
 from distraction.windows import block_bounds
 
@@ -40,19 +41,41 @@ EVALUATION_SHORTFALL_S = 0.5
 log = logging.getLogger(__name__)
 
 
-def _skin_colour_traces(store: Path, region: str, chunk: int = 512) -> np.ndarray:
+def _skin_colour_traces(store: Path, region: str) -> np.ndarray:
     """Mean RGB per frame over the colour baselines' region (``evaluation.baseline_region``):
-    one stable skin region for the clip, or the skin rule applied to each frame."""
-    frames = open_group(store, "prepared")["frames"]
-    if region == "stable_skin":
-        values = frames.values
-        return region_traces(values, stable_skin_region(values), empty="frame_mean")
-    n = frames.shape[0]
-    traces = np.empty((n, 3))
-    for start, stop in block_bounds(n, chunk):
+    one stable skin region for the clip, or the skin rule applied to each frame. Stored by
+    the prepare stage; from the stored frames, block by block, for a store prepared before
+    it stored them."""
+    prepared = open_group(store, "prepared")
+    name = TRACE_VARIABLES[region]
+    if name in prepared:
+        return prepared[name].values
+    frames = prepared["frames"]
+    bounds = list(block_bounds(frames.shape[0], _chunk_length(frames)))
+    skin = SkinTraces()
+    per_frame = [skin.add(frames[start:stop].values) for start, stop in bounds]
+    if region == "per_frame_skin":
+        return np.concatenate(per_frame) if per_frame else np.empty((0, 3))
+    return np.concatenate([skin.stable_traces(frames[start:stop].values) for start, stop in bounds])
+
+
+def _vertical_shifts(store: Path) -> np.ndarray:
+    """The motion baseline's per-frame vertical shifts: stored by the prepare stage, or
+    from the stored frames, block by block, for a store prepared before it stored them."""
+    prepared = open_group(store, "prepared")
+    if SHIFT_VARIABLE in prepared:
+        return prepared[SHIFT_VARIABLE].values
+    frames = prepared["frames"]
+    shifts, previous = [], None
+    for start, stop in block_bounds(frames.shape[0], _chunk_length(frames)):
         block = frames[start:stop].values
-        traces[start:stop] = region_traces(block, skin_pixels(block), empty="frame_mean")
-    return traces
+        shifts.append(baselines.vertical_shifts(block, previous))
+        previous = block[-1]
+    return np.concatenate(shifts) if shifts else np.empty(0)
+
+
+def _chunk_length(array: Any) -> int:
+    return int(array.encoding.get("chunks", (256,))[0])
 
 
 def method_signals(store: Path, settings: TaskSettings) -> dict[str, np.ndarray]:
@@ -86,8 +109,7 @@ def method_signals(store: Path, settings: TaskSettings) -> dict[str, np.ndarray]
     skin = _skin_colour_traces(store, settings.baseline_region) if colour else None
     for name in wanted:
         if name == "motion":
-            frames = open_group(store, "prepared")["frames"].values
-            pulse = baselines.vertical_motion(frames, fs, band=settings.band)
+            pulse = baselines.motion_from_shifts(_vertical_shifts(store), fs, band=settings.band)
         elif name == "green":
             pulse = baselines.green(skin, fs, band=settings.band)
         elif name == "ica":

@@ -2,8 +2,8 @@
 
 Every job of the workflow is a ``distraction SUBCOMMAND`` process. Started fresh, such a
 process spends about as much CPU importing the numerical stack (NumPy, SciPy, xarray, Zarr,
-pandas, OpenCV, LiteRT, neurokit2) as it spends working on a short video. On a local run
-the workflow therefore starts one server (:func:`start`, from ``workflow/rules/
+pandas, OpenCV, LiteRT, scikit-learn, matplotlib) as it spends working on a short video. On
+a local run the workflow therefore starts one server (:func:`start`, from ``workflow/rules/
 jobserver.smk``) that imports that stack once and forks a child per job. The console
 script (:mod:`distraction.jobclient`) hands its arguments, working directory, environment
 and standard streams to the server named by :data:`~distraction.jobclient.SOCKET_VARIABLE`;
@@ -78,7 +78,9 @@ IMPORT_TIME_VARIABLES = (
     "TF_",
     "XLA_",
 )
-#: What the jobs import, loaded once before the first fork. Optional ones may be absent.
+#: What the jobs of every video import, loaded once before the first fork (not what only
+#: some runs need, such as neurokit2, which only the renderer uses). Optional ones may be
+#: absent.
 PRELOAD = (
     "distraction.cli",
     "distraction.prepare",
@@ -89,7 +91,6 @@ PRELOAD = (
     "distraction.report",
     "distraction.engines",
     "ai_edge_litert.interpreter",
-    "neurokit2",
     "sklearn.decomposition",
     "sklearn.exceptions",
     "matplotlib.pyplot",

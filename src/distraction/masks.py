@@ -424,6 +424,48 @@ def stable_skin_region(
     ndarray of bool, shape (H, W)
         Empty (all False) when no pixel is stable skin.
     """
+    pixels = _as_frames(frames)
+    if pixels.shape[0] == 0:
+        raise ValueError("frames: expected at least one frame")
+    return stable_skin_from_statistics(
+        skin_pixels(pixels).sum(axis=0),
+        pixels.shape[0],
+        pixels.mean(axis=0),
+        min_fraction=min_fraction,
+        refine=refine,
+        luma_tolerance=luma_tolerance,
+        chroma_tolerance=chroma_tolerance,
+    )
+
+
+def stable_skin_from_statistics(
+    skin_counts: ArrayLike,
+    n_frames: int,
+    mean_frame: ArrayLike,
+    *,
+    min_fraction: float = 0.5,
+    refine: Literal["centre_colour", "none"] = "centre_colour",
+    luma_tolerance: float = 0.25,
+    chroma_tolerance: float = 6.0,
+) -> NDArray[np.bool_]:
+    """:func:`stable_skin_region` from the statistics of the frames, which a stream of
+    frames accumulates without holding them.
+
+    Parameters
+    ----------
+    skin_counts : array_like of int, shape (H, W)
+        In how many frames each pixel passed :func:`skin_pixels`.
+    n_frames : int
+        How many frames were counted.
+    mean_frame : array_like, shape (H, W, 3)
+        The frames' mean RGB (0-255 scale).
+    min_fraction, refine, luma_tolerance, chroma_tolerance
+        As :func:`stable_skin_region`'s.
+
+    Returns
+    -------
+    ndarray of bool, shape (H, W)
+    """
     if not 0 < min_fraction <= 1:
         raise ValueError(f"min_fraction: expected a value in (0, 1], got {min_fraction}")
     if refine not in ("centre_colour", "none"):
@@ -433,19 +475,15 @@ def stable_skin_region(
             f"luma_tolerance, chroma_tolerance: expected positive values, got "
             f"{luma_tolerance}, {chroma_tolerance}"
         )
-    pixels = _as_frames(frames)
-    if pixels.shape[0] == 0:
-        raise ValueError("frames: expected at least one frame")
-    per_frame = skin_pixels(pixels)
     # Compare counts, not a float mean, so that e.g. 0.5 of 60 frames is exactly 30.
-    stable = per_frame.sum(axis=0) >= min_fraction * per_frame.shape[0] - 1e-9
+    stable = np.asarray(skin_counts) >= min_fraction * n_frames - 1e-9
     if refine == "none" or not stable.any():
         return stable
     height, width = stable.shape
     centre = np.zeros_like(stable)
     centre[height // 3 : -(-2 * height // 3), width // 3 : -(-2 * width // 3)] = True
     seeds = stable & centre if (stable & centre).any() else stable
-    channels = _ycrcb(pixels.mean(axis=0))
+    channels = _ycrcb(np.asarray(mean_frame, dtype=np.float64))
     y_ref, cr_ref, cb_ref = (float(np.median(c[seeds])) for c in channels)
     y, cr, cb = channels
     close = (

@@ -2,10 +2,11 @@
 
 Two passes keep memory flat whatever the video length: the first streams decoded
 frames, writes raw CAN inputs chunk by chunk and accumulates their moments; the
-second standardises the stored chunks in place. Only 36×36 and 34×34 copies of a
-chunk of frames are ever held, never the full-resolution video: a tracked face is
-followed in the first pass too, each frame waiting in full resolution only while no face is
-found yet (:func:`_resized_tracked`).
+second standardises the stored chunks in place and averages the stored 34×34 frames over
+the stable skin region (the evaluation's baselines read these per-frame values, never the
+frames). Only 36×36 and 34×34 copies of a chunk of frames are ever held, never the
+full-resolution video: a tracked face is followed in the first pass too, each frame
+waiting in full resolution only while no face is found yet (:func:`_resized_tracked`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from distraction import __version__
+from distraction.baselines import vertical_shifts
 from distraction.blazeface import BlazeFace
 from distraction.datasets import DatasetLoader, DecoderLog, Recording, decoder_errors
 from distraction.errors import InputError, NoFaceError, TransientError
@@ -45,6 +47,7 @@ from distraction.preprocess import (
     resample_series,
 )
 from distraction.settings import PrepareSettings, prepare_settings
+from distraction.skin import SHIFT_VARIABLE, TRACE_VARIABLES, SkinTraces
 from distraction.store import GroupWriter
 from distraction.validation import (
     frame_rate_problems,
@@ -432,6 +435,50 @@ def _write_track(
     )
 
 
+def _write_baseline_inputs(
+    writer: GroupWriter,
+    stable_skin: np.ndarray,
+    per_frame_skin: list[np.ndarray],
+    shifts: list[np.ndarray],
+) -> None:
+    """The per-frame inputs of the evaluation's baselines (:mod:`distraction.skin`,
+    :func:`distraction.baselines.vertical_shifts`), one value or RGB triple per frame."""
+    n = len(stable_skin)
+    regions = {
+        "stable_skin": (stable_skin, "one stable skin region for the clip"),
+        "per_frame_skin": (
+            np.concatenate(per_frame_skin) if per_frame_skin else np.empty((0, 3)),
+            "the skin rule applied to each frame",
+        ),
+    }
+    for region, (traces, how) in regions.items():
+        writer.create(
+            TRACE_VARIABLES[region],
+            ["time", "channel"],
+            (n, 3),
+            np.float64,
+            chunk_len=max(n, 1),
+            data=traces,
+            attrs={
+                "description": f"mean RGB (0-255) of the 34x34 frame over the skin: {how} "
+                "(the colour baselines' input)"
+            },
+        )
+    writer.create(
+        SHIFT_VARIABLE,
+        ["time"],
+        (n,),
+        np.float64,
+        chunk_len=max(n, 1),
+        data=np.concatenate(shifts) if shifts else np.empty(0),
+        attrs={
+            "units": "pixel",
+            "description": "vertical shift of the 34x34 frame from the one before (phase "
+            "correlation; the motion baseline's input)",
+        },
+    )
+
+
 def _prepare_recording(
     loader: DatasetLoader,
     recording: Recording,
@@ -488,18 +535,28 @@ def _prepare_recording(
             attrs={"description": "34x34 RGB frame (0-255) for corruption estimates"},
         )
         motion_moments, appearance_moments = RunningMoments(), RunningMoments()
+        # What the evaluation's colour and motion baselines need of the frames, taken
+        # here so that evaluation never reads the frames again.
+        skin = SkinTraces()
+        per_frame_skin: list[np.ndarray] = []
+        shifts: list[np.ndarray] = []
         times: list[float] = []
         block_motion: list[np.ndarray] = []
         block_appearance: list[np.ndarray] = []
         block_frames: list[np.ndarray] = []
         previous: tuple[float, np.ndarray, np.ndarray] | None = None
+        frames_before: list[np.ndarray] = []  # the last frame of the block flushed last
 
         def flush() -> None:
             if not block_motion:
                 return
-            m, a, f = np.stack(block_motion), np.stack(block_appearance), np.stack(block_frames)
+            m, a = np.stack(block_motion), np.stack(block_appearance)
+            f = np.stack(block_frames).astype(np.float32, copy=False)  # as stored
             motion_moments.update(m)
             appearance_moments.update(a)
+            per_frame_skin.append(skin.add(f))
+            shifts.append(vertical_shifts(f, frames_before[-1] if frames_before else None))
+            frames_before[:] = [f[-1]]
             motion.append(m, axis=0)
             appearance.append(a, axis=0)
             frames.append(f, axis=0)
@@ -610,10 +667,14 @@ def _prepare_recording(
         # input is divided by its std, the appearance input is z-scored).
         motion_std = motion_moments.std or 1.0
         appearance_mean, appearance_std = appearance_moments.mean, appearance_moments.std or 1.0
+        # The stable skin region's traces need every frame's statistics first (this pass).
+        stable_skin = np.empty((n, 3))
         for start in range(0, n, chunk_frames):
             stop = min(start + chunk_frames, n)
             motion[start:stop] = motion[start:stop] / motion_std
             appearance[start:stop] = (appearance[start:stop] - appearance_mean) / appearance_std
+            stable_skin[start:stop] = skin.stable_traces(frames[start:stop])
+        _write_baseline_inputs(writer, stable_skin, per_frame_skin, shifts)
         motion.attrs.update({"scale_divided_by": motion_std})
         appearance.attrs.update({"offset": appearance_mean, "scale_divided_by": appearance_std})
         frame_times = np.asarray(times)

@@ -28,6 +28,7 @@ from distraction.atomic import write_text
 from distraction.config import validate_config
 from distraction.errors import InputError
 from distraction.layouts import VIDEO_EXTENSIONS, recording_ids
+from distraction.single import LONE_VIDEO_THREADS
 
 DATASET = "videos"
 #: Lines of Snakemake's log shown when the workflow itself fails.
@@ -211,6 +212,7 @@ def run_job(
     cores: str = "all",
     extra: list[str] | None = None,
     allow_failed_videos: bool = False,
+    in_process: bool | None = None,
 ) -> str:
     """Run the workflow on ``source`` (a video or a folder of videos) into ``out``.
 
@@ -232,6 +234,12 @@ def run_job(
         Return normally when some videos failed (they are listed in
         ``reports/failures.csv``); by default that raises :class:`InputError` after the
         reports are written, so the command exits non-zero.
+    in_process
+        Run a lone video's jobs in this process (:mod:`distraction.single`: the same job
+        functions, settings and outputs as the workflow's, without Snakemake's planning,
+        the job server's start and a process per job); ``None`` (default) does so for a
+        single video file at a configuration it supports when no ``extra`` arguments are
+        given, ``False`` always runs Snakemake.
 
     Returns
     -------
@@ -261,12 +269,26 @@ def run_job(
         if removed := remove_stale_outputs(out, recordings):
             print(f"distraction run: removed the tables of {removed} video(s) of an earlier run")
         config_path = out / "config.yaml"
-        write_text(config_path, yaml.safe_dump(run_config(root, out, task), sort_keys=False))
+        config = run_config(root, out, task)
+        write_text(config_path, yaml.safe_dump(config, sort_keys=False))
+        log_path = out / "logs" / "run.log"
+        lone = _lone_recording(config) if source.is_file() and not extra else None
+        if lone is not None and in_process is not False:
+            print(
+                f"distraction run: 1 video(s), task {task} -> {out} (log: {log_path})", flush=True
+            )
+            # The workflow's threads of a lone video's jobs, as Snakemake scales them to --cores.
+            threads = min(LONE_VIDEO_THREADS, int(cores)) if cores != "all" else LONE_VIDEO_THREADS
+            if not _run_in_process(config, lone, log_path, threads):
+                tail = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+                print("\n".join(["... end of " + str(log_path) + ":", *tail]), file=sys.stderr)
+                raise InputError(f"{out}: the run of {source} failed; see {log_path}")
+            print(f"  [1/1] {lone}", flush=True)
+            return _finish(out, source, recordings, task, 0, log_path, allow_failed_videos)
         command = _snakemake(out, config_path, cores, extra or [])
         env = dict(os.environ)
         # The rules call the `distraction` console script of this interpreter's environment.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        log_path = out / "logs" / "run.log"
         with open(log_path, "a") as log:
             if _stale_snakemake_lock(out):
                 # No other `distraction run` holds the folder (we do): the lock is left
@@ -292,6 +314,52 @@ def run_job(
             process = subprocess.Popen(command, env=env, cwd=out, stdout=log, stderr=log)
             returncode = _wait(process, progress)
     return _finish(out, source, recordings, task, returncode, log_path, allow_failed_videos)
+
+
+def _lone_recording(config: dict) -> str | None:
+    """The one recording of the run's dataset when :mod:`distraction.single` can run it as
+    the workflow would (no entry refused, a supported configuration), else None."""
+    from distraction.layouts import dataset_listing
+    from distraction.single import in_process_supported
+
+    if not in_process_supported(config):
+        return None
+    ids, refused = dataset_listing(DATASET, config["datasets"][DATASET])
+    return ids[0] if len(ids) == 1 and not refused else None
+
+
+def _run_in_process(config: dict, recording: str, log_path: Path, threads: int) -> bool:
+    """The workflow's jobs of one recording in this process, their log lines and standard
+    error (progress bars, the network runtime's notes) in ``log_path`` as the workflow's
+    jobs have theirs in their logs. False when a job raised (its error is logged)."""
+    import logging
+    import traceback
+
+    from distraction.single import run_steps, video_steps
+
+    root = logging.getLogger()
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with open(log_path, "a") as log:
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        saved_handlers, root.handlers = root.handlers, [handler]
+        os.dup2(log.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(log):
+                run_steps(video_steps(config, DATASET, recording, threads=threads))
+            return True
+        except InputError as error:
+            log.write(f"distraction run: error: {error}\n")
+            return False
+        except Exception:
+            log.write(traceback.format_exc())
+            return False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            root.handlers = saved_handlers
 
 
 def _finish(
