@@ -4,11 +4,12 @@
 
 For every HR store of a synthetic dataset whose timeline gave every window a rate, measures
 the HRV of the stored denoised pulse (or ``--signal``) as the timeline does
-(``distraction.hrv.hrv_measures``, here with no quality gate) and, with neurokit2, of the clip's true PPG (the rendered
-``<video>.csv`` at 100 Hz: ``nk.ppg_peaks`` + ``nk.hrv_time``), and prints them with the
-timeline's median quality (``quality_db``, what ``timeline.hrv_min_quality_db`` gates), sorted
-by it, and the share of clips within 15 % of the truth in RMSSD and SDNN above each quality.
-``timeline.hrv_min_quality_db`` is chosen from this table on validation identities.
+(``distraction.hrv.hrv_measures``, here with no quality gate) and, with neurokit2, of the
+clip's true PPG (the rendered ``<video>.csv`` at 100 Hz: ``nk.ppg_peaks`` + ``nk.hrv_time``),
+and prints them with the timeline's median quality (``quality_db``, what
+``timeline.hrv_min_quality_db`` gates), sorted by it, and the share of clips within 15 % of the
+truth in RMSSD and SDNN above each quality. Whether HRV is measured at all
+(``timeline.hrv``) is chosen from this table on validation identities.
 """
 
 from __future__ import annotations
