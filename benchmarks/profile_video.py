@@ -62,8 +62,7 @@ PARTS = {
         ("distraction.figures", "plot_timeline", "figure"),
     ],
     "evaluate": [
-        ("distraction.evaluate", "_skin_colour_traces", "skin region traces (reads frames)"),
-        ("distraction.evaluate", "_skin_region_traces", "skin region traces (stored)"),
+        ("distraction.evaluate", "_skin_colour_traces", "skin region traces"),
         ("distraction.baselines", "green", "GREEN"),
         ("distraction.baselines", "ica", "ICA"),
         ("distraction.baselines", "chrom", "CHROM"),
