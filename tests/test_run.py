@@ -129,15 +129,18 @@ def test_run_on_a_flat_folder_with_a_broken_video(tmp_path: Path) -> None:
 
 
 def test_an_interrupted_run_resumes_with_the_same_command(tmp_path: Path) -> None:
-    video = tmp_path / "clip.avi"
+    # A folder goes through Snakemake (a lone video runs in the command's process: below).
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    video = folder / "clip.avi"
     # Long enough that the run is still busy when it is interrupted (its first job runs).
     long_clip = {**CLIP, "duration_s": 40.0}
-    write_clip(video, tmp_path / "truth.csv", subject_index=4, condition="clean", **long_clip)
+    write_clip(video, folder / "clip.csv", subject_index=4, condition="clean", **long_clip)
     out = tmp_path / "out"
     locks = out / ".snakemake" / "locks"
 
-    def started() -> subprocess.Popen[str]:
-        command, env = _command(str(video), "--out", str(out))
+    def started(source: Path, busy) -> subprocess.Popen[str]:
+        command, env = _command(str(source), "--out", str(out))
         # As in a terminal's foreground, whatever the tests run in: a shell's background
         # job (a suite started with `&`) ignores SIGINT, and its children inherit that.
         process = subprocess.Popen(
@@ -145,27 +148,43 @@ def test_an_interrupted_run_resumes_with_the_same_command(tmp_path: Path) -> Non
             start_new_session=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
-        # Interrupted while the video's first job runs: Snakemake holds its lock then.
         deadline = time.monotonic() + 120
-        while not (locks.is_dir() and any(locks.iterdir()) and any(out.rglob("prepare/*.log"))):
+        while not busy():
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         return process
 
+    def snakemake_busy() -> bool:
+        # Interrupted while the video's first job runs: Snakemake holds its lock then.
+        return locks.is_dir() and any(locks.iterdir()) and any(out.rglob("prepare/*.log"))
+
     # Ctrl-C (the terminal interrupts the whole foreground group): one line, no traceback,
     # and Snakemake releases its lock. The run ends as interrupted whatever Snakemake
     # reports of the job the interrupt also stopped.
-    process = started()
+    process = started(folder, snakemake_busy)
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-3000:]
     assert "Traceback" not in err and "the same command resumes the run" in err
     # Killed outright: Snakemake's lock stays behind; the same command resumes all the same.
-    process = started()
+    process = started(folder, snakemake_busy)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     assert any(locks.iterdir())
-    result = distraction_run(str(video), "--out", str(out))
+    result = distraction_run(str(folder), "--out", str(out))
     assert "resuming an interrupted run" in result.stdout
+    estimates = pd.read_csv(out / "reports" / "estimates.csv")
+    assert estimates["status"].tolist() == ["ok"]
+    # The lone video in the command's own process: Ctrl-C while it prepares the video ends
+    # the same way, and the same command then finishes it.
+    out = tmp_path / "out_lone"
+    run_log = out / "logs" / "run.log"
+    process = started(video, lambda: run_log.is_file() and "prepare" in run_log.read_text())
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "the same command resumes the run" in err
+    assert not (out / "reports" / "estimates.csv").exists()
+    distraction_run(str(video), "--out", str(out))
     estimates = pd.read_csv(out / "reports" / "estimates.csv")
     assert estimates["status"].tolist() == ["ok"]
