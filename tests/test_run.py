@@ -62,7 +62,7 @@ def _timeline(out: Path, video: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 def test_run_on_one_video_without_ground_truth(tmp_path: Path) -> None:
     video = tmp_path / "in" / "my clip.avi"
     video.parent.mkdir()
-    write_clip(video, tmp_path / "truth.csv", subject_index=4, condition="clean", **CLIP)
+    write_clip(video, tmp_path / "truth.csv", subject_index=2, condition="clean", **CLIP)
     out = tmp_path / "out"
     result = distraction_run(str(video), "--out", str(out))
     assert str(out / "videos" / "timeline" / "hr") in result.stdout

@@ -21,7 +21,7 @@ def test_in_process_run_gives_the_workflows_outputs(tmp_path: Path) -> None:
     video = tmp_path / "in" / "clip.avi"
     video.parent.mkdir()
     write_photo_clip(
-        FACE, video, tmp_path / "truth.csv", condition="clean", subject_index=4,
+        FACE, video, tmp_path / "truth.csv", condition="clean", subject_index=2,
         scene="varied", duration_s=12.0, width=240, height=180, seed=2,
     )  # fmt: skip
     outs = {mode: tmp_path / mode for mode in ("single", "workflow")}
