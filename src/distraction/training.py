@@ -451,53 +451,42 @@ def train_can(
     val_data = None if val is None else _can_arrays(*val, "val")
     configure_devices(seed)
     model = build_can(task, size=x[0].shape[1])
-    label = f"{task}_can"
-    if skin_attention_weight == 0:
-        history = _fit(
-            model,
-            x,
-            y,
-            val_data,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            patience=patience,
-            progress=progress,
-            label=label,
-            selection=None if val is None else selection,
+    trainer, y_fit, val_fit = model, y, val_data
+    fit_options: dict[str, Any] = {"selection": None if val is None else selection}
+    if skin_attention_weight > 0:
+        if selection is not None:
+            raise ValueError("selection: epochs are chosen by the signal's loss with a skin loss")
+        grid = x[0].shape[1] - 2
+        if skin is None or (val_data is not None and val_skin is None):
+            raise ValueError("skin, val_skin: a skin cover is needed for skin_attention_weight > 0")
+        # The same layers with the first gate as a second output: what is trained is the CAN.
+        trainer = keras.Model(
+            model.inputs,
+            {"signal": model.outputs[0], "attention": model.get_layer(MASK_LAYERS[0]).output},
+            name=f"{model.name}_skin",
         )
-        return model, history
-    if selection is not None:
-        raise ValueError("selection: epochs are chosen by the signal's loss with a skin loss")
-    grid = x[0].shape[1] - 2
-    if skin is None or (val_data is not None and val_skin is None):
-        raise ValueError("skin, val_skin: a skin cover is needed for skin_attention_weight > 0")
-    gate = model.get_layer(MASK_LAYERS[0]).output
-    trainer = keras.Model(
-        model.inputs,
-        {"signal": model.outputs[0], "attention": gate},
-        name=f"{model.name}_skin",
-    )
-    y_skin = {"signal": y, "attention": _skin_arrays(skin, y.shape[0], grid, "train")}
-    val_skin_data = None
-    if val_data is not None:
-        val_y = val_data[1]
-        val_cover = _skin_arrays(val_skin, val_y.shape[0], grid, "val")
-        val_skin_data = (val_data[0], {"signal": val_y, "attention": val_cover})
+        y_fit = {"signal": y, "attention": _skin_arrays(skin, y.shape[0], grid, "train")}
+        if val_data is not None:
+            val_y = val_data[1]
+            val_cover = _skin_arrays(val_skin, val_y.shape[0], grid, "val")
+            val_fit = (val_data[0], {"signal": val_y, "attention": val_cover})
+        fit_options = {
+            "loss": {"signal": "mse", "attention": "binary_crossentropy"},
+            "loss_weights": {"signal": 1.0, "attention": float(skin_attention_weight)},
+            "monitor": "val_signal_loss",
+        }
     history = _fit(
         trainer,
         x,
-        y_skin,
-        val_skin_data,
+        y_fit,
+        val_fit,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
         patience=patience,
         progress=progress,
-        label=label,
-        loss={"signal": "mse", "attention": "binary_crossentropy"},
-        loss_weights={"signal": 1.0, "attention": float(skin_attention_weight)},
-        monitor="val_signal_loss",
+        label=f"{task}_can",
+        **fit_options,
     )
     return model, history
 
