@@ -14,24 +14,23 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     print(pd.DataFrame(rows, columns=columns).to_markdown(index=False, floatfmt=".3g"))
 
 
-def rate_errors(signal, corruption, settings) -> list[float]:
-    """Absolute HR errors of ``signal`` per evaluation window (as the evaluate job scores
-    them) against the truth stored in a ``corruption_<task>`` group."""
+def window_errors(signal, truth_waveform, truth_rates, fs, settings) -> list[float]:
+    """Absolute rate errors of ``signal`` per evaluation window, as the evaluate job scores
+    them (:func:`distraction.evaluate.window_scores`)."""
     import numpy as np
 
-    from distraction import metrics
-    from distraction.evaluate import EVALUATION_SHORTFALL_S
+    from distraction.evaluate import window_scores
 
-    rows = metrics.window_metrics(
+    rows = window_scores(signal, np.nan_to_num(truth_waveform), truth_rates, fs, settings)
+    return [abs(r["est_rate"] - r["true_rate"]) for r in rows]
+
+
+def rate_errors(signal, corruption, settings) -> list[float]:
+    """:func:`window_errors` against the truth stored in a ``corruption_<task>`` group."""
+    return window_errors(
         signal,
-        np.nan_to_num(corruption[f"truth_{settings.waveform}"].values),
+        corruption[f"truth_{settings.waveform}"].values,
         corruption[f"truth_{settings.rate}"].values,
         float(corruption.attrs["fs_out"]),
-        window_s=settings.window_s,
-        band=settings.band,
-        band_total=settings.snr_band,
-        tolerance_hz=settings.tolerance_hz,
-        shortfall_s=EVALUATION_SHORTFALL_S,
-        stride_s=settings.stride_s,
+        settings,
     )
-    return [abs(r["est_rate"] - r["true_rate"]) for r in rows]

@@ -5,8 +5,8 @@
         skin=results/train_faces/training_skin/hr/can.keras
 
 For every store of the dataset, each CAN runs on the stored ``prepared`` group and the chain
-runs in memory, as the workflow's jobs run it (:func:`distraction.train.lstm_example_from_can`
-does the same for training): inverse attention, corruption traces, conditioning and the
+runs in memory, as the workflow's jobs run it (:func:`distraction.train.can_chain`, which the
+denoiser's training runs too): inverse attention, corruption traces, conditioning and the
 linear cancellation. Prints, per condition and CAN, the HR MAE of the CAN's signal and of the
 cancellation (30-s windows, scored as the evaluate job scores them), and the gate-1 attention
 on skin over background of the clean clips (the renderer's skin map, as in
@@ -19,60 +19,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
-from _common import rate_errors
-
-
-class _Truth(dict):
-    """A ``corruption_<task>``-like mapping of conditioned truth for :func:`rate_errors`."""
-
-    def __init__(self, truth: dict, fs_out: float) -> None:
-        super().__init__({f"truth_{k}": _Values(v) for k, v in truth.items()})
-        self.attrs = {"fs_out": fs_out}
-
-
-class _Values:
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
+from _common import window_errors
 
 
 def score(store: Path, model, settings) -> dict:
-    from distraction import chain
-    from distraction.engines import predict_can
-    from distraction.masks import skin_attention_ratio, skin_cover
+    from distraction.masks import skin_attention_ratio
     from distraction.store import open_group
-    from distraction.train import skin_map_of
+    from distraction.train import can_chain, rendered_skin_cover
 
     prepared = open_group(store, "prepared")
-    signal, mask1, _ = predict_can(
-        model, prepared["motion"].values, prepared["appearance"].values, 256
-    )
-    frames = prepared["frames"].values
-    inverse, traces = chain.inverse_attention_traces(frames, mask1, settings)
-    conditioned = chain.condition(
-        signal,
-        traces,
-        prepared["time"].values,
-        float(prepared.attrs["fps"]),
-        settings,
-        truth={name: prepared[name].values for name in (settings.waveform, settings.rate)},
-        regions=chain.region_traces(frames, inverse, settings),
-    )
-    features, _ = chain.denoiser_features(
-        conditioned.can,
-        conditioned.traces,
-        cancel=True,
-        regions_conditioned=conditioned.regions,
-    )
-    truth = _Truth(conditioned.truth, settings.fs_out)
-    skin = cv2.imread(str(skin_map_of(store)), cv2.IMREAD_GRAYSCALE)
-    box = tuple(int(v) for v in prepared["crop_box"].values[0])
+    truth = (settings.waveform, settings.rate)
+    mask1, conditioned, features = can_chain(prepared, model, settings, truth=truth)
+    wave, rates = (conditioned.truth[name] for name in truth)
+
+    def mae(signal: np.ndarray) -> float:
+        return float(np.mean(window_errors(signal, wave, rates, settings.fs_out, settings)))
+
     return {
-        "can": float(np.mean(rate_errors(conditioned.can, truth, settings))),
-        "cancelled": float(np.mean(rate_errors(features[:, -1], truth, settings))),
-        "skin_ratio": skin_attention_ratio(mask1, skin_cover(skin, box, mask1.shape[-1])),
+        "can": mae(conditioned.can),
+        "cancelled": mae(features[:, -1]),
+        "skin_ratio": skin_attention_ratio(mask1, rendered_skin_cover(store)),
     }
 
 

@@ -131,6 +131,30 @@ def method_signals(store: Path, settings: TaskSettings) -> dict[str, np.ndarray]
     return out
 
 
+def window_scores(
+    signal: np.ndarray,
+    truth_waveform: np.ndarray | None,
+    truth_rates: np.ndarray | None,
+    fs_out: float,
+    settings: TaskSettings,
+) -> list[dict[str, Any]]:
+    """One signal's rate, SNR and error per evaluation window, as the evaluate job scores
+    every method (:func:`distraction.metrics.window_metrics` with the task's evaluation
+    windows, band and tolerance)."""
+    return metrics.window_metrics(
+        signal,
+        truth_waveform,
+        truth_rates,
+        fs_out,
+        window_s=settings.window_s,
+        band=settings.band,
+        band_total=settings.snr_band,
+        tolerance_hz=settings.tolerance_hz,
+        shortfall_s=EVALUATION_SHORTFALL_S,
+        stride_s=settings.stride_s,
+    )
+
+
 def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[str, str]]:
     """Per-window rate, SNR and waveform error of every method for one video.
 
@@ -166,18 +190,7 @@ def evaluate(store: Path, settings: TaskSettings) -> tuple[pd.DataFrame, dict[st
         wave = None
     rows = []
     for method, signal in method_signals(store, settings).items():
-        for row in metrics.window_metrics(
-            signal,
-            wave,
-            rates,
-            fs_out,
-            window_s=settings.window_s,
-            band=settings.band,
-            band_total=settings.snr_band,
-            tolerance_hz=settings.tolerance_hz,
-            shortfall_s=EVALUATION_SHORTFALL_S,
-            stride_s=settings.stride_s,
-        ):
+        for row in window_scores(signal, wave, rates, fs_out, settings):
             rows.append({"method": method, **row})
     frame = _window_frame(rows, identity, task)
     status = {**identity, "task": task, "status": "ok", "stage": "", "reason": ""}

@@ -73,12 +73,15 @@ def skin_map_of(store: Path) -> Path:
     return path
 
 
-def _skin_cover(store: Path, prepared: Any) -> np.ndarray:
-    """The first gate's skin cover of a store's first crop (the crop follows the face)."""
+def rendered_skin_cover(store: Path) -> np.ndarray:
+    """The skin cover (:func:`distraction.masks.skin_cover`) of a rendered store's first crop
+    on the CAN's first-gate grid (the crop follows the face): its skin map
+    (:func:`skin_map_of`) cropped and resized as the frames were."""
     import cv2
 
     from distraction.masks import skin_cover
 
+    prepared = open_group(store, "prepared")
     path = skin_map_of(store)
     skin = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if skin is None:
@@ -111,7 +114,7 @@ def can_example(store: Path, settings: TaskSettings, *, skin: bool = False) -> E
         (prepared["motion"][:n].values, prepared["appearance"][:n].values),
         target.astype(np.float32),
         float(prepared.attrs["fps"]),
-        _skin_cover(store, prepared) if skin else None,
+        rendered_skin_cover(store) if skin else None,
     )
 
 
@@ -163,20 +166,29 @@ def lstm_example(store: Path, settings: TaskSettings) -> Example:
     )
 
 
-def lstm_example_from_can(
-    store: Path, can_model: Any, settings: TaskSettings, *, batch_size: int = 256
-) -> Example:
-    """Denoiser windows of one store, with the CAN run here on its prepared group.
+def can_chain(
+    prepared: Any,
+    can_model: Any,
+    settings: TaskSettings,
+    *,
+    truth: Sequence[str] = (),
+    batch_size: int = 256,
+) -> tuple[np.ndarray, chain.Conditioned, np.ndarray]:
+    """A CAN run on a store's ``prepared`` group and the chain after it, in memory.
 
     The chain of ``infer-can`` followed by ``corruption`` (the same functions on the same
-    arrays), kept in memory: the denoiser is trained on a freshly trained CAN's outputs
-    without writing them to the store, where the inference workflow's results live.
+    arrays): inverse attention, corruption traces, conditioning (with the ``truth`` series
+    named) and the denoiser's features, with the cancellation where ``settings`` asks for it.
+
+    Returns
+    -------
+    (mask1, conditioned, features)
+        The first gate's masks ``(T, 34, 34)``, the :class:`distraction.chain.Conditioned`
+        signals and the ``(M, C)`` denoiser features (the last column the CAN signal,
+        cancelled or not).
     """
     from distraction.engines import predict_can
 
-    prepared = open_group(store, "prepared")
-    if settings.waveform not in prepared:
-        raise _missing_truth(store, settings)
     signal, mask1, _ = predict_can(
         can_model, prepared["motion"].values, prepared["appearance"].values, batch_size
     )
@@ -188,7 +200,7 @@ def lstm_example_from_can(
         prepared["time"].values,
         float(prepared.attrs["fps"]),
         settings,
-        truth={settings.waveform: prepared[settings.waveform].values},
+        truth={name: prepared[name].values for name in truth},
         regions=chain.region_traces(frames, inverse, settings),
     )
     features, _ = chain.denoiser_features(
@@ -196,6 +208,24 @@ def lstm_example_from_can(
         conditioned.traces,
         cancel=settings.cancel_corruption,
         regions_conditioned=conditioned.regions,
+    )
+    return mask1, conditioned, features
+
+
+def lstm_example_from_can(
+    store: Path, can_model: Any, settings: TaskSettings, *, batch_size: int = 256
+) -> Example:
+    """Denoiser windows of one store, with the CAN run here on its prepared group.
+
+    The chain of ``infer-can`` followed by ``corruption`` (the same functions on the same
+    arrays), kept in memory: the denoiser is trained on a freshly trained CAN's outputs
+    without writing them to the store, where the inference workflow's results live.
+    """
+    prepared = open_group(store, "prepared")
+    if settings.waveform not in prepared:
+        raise _missing_truth(store, settings)
+    _, conditioned, features = can_chain(
+        prepared, can_model, settings, truth=(settings.waveform,), batch_size=batch_size
     )
     return _lstm_windows(
         store, features, conditioned.truth[settings.waveform], settings.fs_out, settings
