@@ -1,9 +1,10 @@
 """How much more the shipped (or any trained) CANs attend to skin than to the rest of the frame.
 
 For every recording of a synthetic dataset in a finished workflow run, reads the gate-1
-attention masks of ``can_<task>``, the crop box of ``prepared`` and the clip's skin mask
-(``videos/sNNN/<condition>.skin.png``, written by ``distraction synth``), and prints
-``distraction.masks.skin_attention_ratio`` per recording and task (target: > 2 for HR).
+attention masks of ``can_<task>`` and the clip's skin map on the same grid
+(:func:`distraction.train.rendered_skin_cover`: ``videos/sNNN/<condition>.skin.png``, written by
+``distraction synth``, cropped as the first frame was: the cover the skin loss trains on), and
+prints ``distraction.masks.skin_attention_ratio`` per recording and task (target: > 2 for HR).
 
     python analysis/attention_on_skin.py results/train_synth --dataset synth_validation
 """
@@ -14,21 +15,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 from _common import print_table
 
 
-def read_skin_map(path: Path) -> np.ndarray:
-    skin = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if skin is None:
-        raise SystemExit(f"{path}: cannot read the skin mask")
-    return skin
-
-
 def main(argv: list[str] | None = None) -> int:
-    from distraction.masks import skin_attention_ratio, skin_cover
+    from distraction.masks import skin_attention_ratio
     from distraction.store import open_group
+    from distraction.train import rendered_skin_cover
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="the run's results folder")
@@ -42,17 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for store in stores:
         subject = store.parent.name
-        prepared = open_group(store, "prepared")
-        if "crop_box_xy_side" in prepared.attrs:  # one crop for the whole clip
-            box = list(prepared.attrs["crop_box_xy_side"])
-        else:  # a tracked crop: the first frame's (the clean clips' faces hold still)
-            box = [round(float(v)) for v in prepared["crop_box"].values[0]]
-        png = args.results / args.dataset / "videos" / subject / f"{args.condition}.skin.png"
+        # The skin cover the CAN's skin loss is trained against (the crop of the first frame).
+        cover = rendered_skin_cover(store)
         row: dict = {"recording": f"{subject}/{args.condition}"}
         for task in ("hr", "br"):
             if (store / f"can_{task}").is_dir():
                 masks = open_group(store, f"can_{task}")["attention_mask"].values
-                cover = skin_cover(read_skin_map(png), box, masks.shape[-1])
                 row[task] = skin_attention_ratio(masks, cover)
         rows.append(row)
     tasks = [t for t in ("hr", "br") if any(t in r for r in rows)]
