@@ -14,6 +14,7 @@ from scipy.signal import detrend, periodogram
 from distraction import synth
 from distraction.errors import InputError
 from distraction.facetrack import _iou, track_faces
+from distraction.files import file_sha256
 from distraction.synth import photo
 
 W, H, FPS = 120, 140, 30.0
@@ -254,3 +255,45 @@ def test_workflow_renders_the_kth_photo(tmp_path: Path, hopper: np.ndarray) -> N
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"--photo={folder / 'p1.png'}" in result.stdout + result.stderr
+
+
+DEMO_FACES = sorted((Path(photo.__file__).parent / "faces").glob("*.jpg"))
+
+
+def test_every_demo_photo_has_a_recorded_face() -> None:
+    assert len(DEMO_FACES) == 6
+    for path in DEMO_FACES:
+        box = photo.recorded_face(file_sha256(path))
+        assert box is not None, path
+        # The portraits are 225x275 with one face of 125-175 px (../shared/faces/README.md).
+        assert 120 <= box[2] == box[3] <= 180 and 0 <= box[0] and box[0] + box[2] <= 225
+
+
+@pytest.mark.skipif(
+    not hasattr(cv2, "CascadeClassifier"), reason="this OpenCV ships no Haar cascade"
+)
+def test_recorded_faces_are_the_cascades_boxes() -> None:
+    from distraction.facetrack import detect_faces, face_detector
+
+    for path in DEMO_FACES:
+        detected = detect_faces(face_detector(), photo.read_photo(path))[0][:4]
+        np.testing.assert_allclose(photo.recorded_face(file_sha256(path)), detected, atol=1e-9)
+
+
+def test_a_recorded_photo_renders_the_same_without_a_detector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renders of the recorded photos do not depend on the installed OpenCV's detector."""
+
+    def no_detector(*args, **kwargs):
+        raise AssertionError("the detector ran")
+
+    monkeypatch.setattr(photo, "detect_faces", no_detector)
+    kwargs = dict(condition="clean", duration_s=0.2, fps=10.0, width=64, height=48)
+    photo.write_photo_clip(DEMO_FACES[0], tmp_path / "a.avi", tmp_path / "a.csv", **kwargs)
+    info = json.loads((tmp_path / "a.photo.json").read_text())
+    assert info["face_in_photo"] == "recorded (photo_faces.csv)"
+    with pytest.raises(AssertionError, match="the detector ran"):  # Hopper is not recorded
+        photo.write_photo_clip(
+            photo.builtin_photo(), tmp_path / "b.avi", tmp_path / "b.csv", **kwargs
+        )

@@ -10,8 +10,10 @@ The physiology (:mod:`~distraction.synth.physiology`), the corruption presets
 light field, ambient light, sensor noise, JPEG) are the cartoon renderer's own; only the
 static layers differ:
 
-* **skin** – a skin-colour model fitted to the detected face (:func:`fit_skin_map`), not a
-  drawn shape;
+* **skin** – a skin-colour model fitted to the face (:func:`fit_skin_map`), not a drawn
+  shape. The face box of each photo the project renders (the shared set and the demo's) is
+  recorded in ``photo_faces.csv`` (:func:`recorded_face`), so that these renders do not
+  depend on which face detector the installed OpenCV offers; other photos are detected;
 * **person** – a GrabCut segmentation seeded by the face box and the skin; the person moves
   (breathing, head motion) over a background plate in which it is inpainted, and camera
   shake moves both;
@@ -33,9 +35,11 @@ Photos must come with a provenance record whose licence allows this use
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -419,6 +423,45 @@ def _segment_person(image: np.ndarray, box: np.ndarray, skin: np.ndarray) -> np.
     return person
 
 
+#: Face boxes recorded for the photos the project renders, by the photo file's SHA-256.
+RECORDED_FACES = "photo_faces.csv"
+
+
+@functools.cache
+def _recorded_faces() -> dict[str, tuple[float, float, float, float]]:
+    import csv
+
+    text = resources.files("distraction.synth").joinpath(RECORDED_FACES).read_text()
+    return {
+        row["sha256"]: (float(row["x"]), float(row["y"]), float(row["w"]), float(row["h"]))
+        for row in csv.DictReader(text.splitlines())
+    }
+
+
+def recorded_face(sha256: str) -> np.ndarray | None:
+    """The recorded face box of a photo, or None for a photo not recorded.
+
+    OpenCV 4 wheels ship the frontal-face Haar cascade and OpenCV 5 wheels do not
+    (:func:`distraction.facetrack.face_detector` then uses BlazeFace), and the two place a face
+    differently, so a detected box would make a render depend on the installed OpenCV.
+    ``photo_faces.csv`` holds the cascade's box (OpenCV 4; ``tools/record_photo_faces.py``)
+    of every photo in ``../shared/faces`` and ``synth/faces``: the boxes that the training,
+    validation and test clips were rendered with.
+
+    Parameters
+    ----------
+    sha256 : str
+        SHA-256 of the photo file (hex).
+
+    Returns
+    -------
+    ndarray, shape (4,), or None
+        ``x, y, w, h`` in photo pixels.
+    """
+    box = _recorded_faces().get(sha256)
+    return None if box is None else np.asarray(box, dtype=np.float64)
+
+
 def photo_identity(
     image: np.ndarray,
     *,
@@ -429,14 +472,16 @@ def photo_identity(
     segment: bool = True,
     detector: cv2.CascadeClassifier | None = None,
     scene: Scene | None = None,
+    face: np.ndarray | None = None,
 ) -> PhotoIdentity:
     """Prepare a face photo for rendering at ``width`` × ``height``.
 
-    The largest frontal face (:func:`distraction.facetrack.detect_faces`, on the full
-    photo) is kept. Without ``scene``, the photo is cropped to the frame's aspect around it
-    and resized, and the skin map comes from :func:`fit_skin_map`; with ``segment``, the
-    person is segmented (GrabCut) and the background behind it inpainted (Telea), so that
-    head motion moves the person over a still background; without, the whole photo moves
+    The face is ``face`` where given (:func:`recorded_face`), else the largest frontal face
+    :func:`distraction.facetrack.detect_faces` finds on the full photo. Without ``scene``,
+    the photo is cropped to the frame's aspect around it and resized, and the skin map
+    comes from :func:`fit_skin_map`; with ``segment``, the person is segmented (GrabCut) and
+    the background behind it inpainted (Telea), so that head motion moves the person over a
+    still background; without, the whole photo moves
     as one (the background then shares the head's motion).
 
     With a ``scene`` (:func:`distraction.synth.scene.draw_scene`), the person is segmented
@@ -456,9 +501,11 @@ def photo_identity(
     segment : bool
         Segment the person (else the whole frame moves); a scene always segments.
     detector : cv2.CascadeClassifier, optional
-        Face detector (default: OpenCV's frontal-face cascade).
+        Face detector (default: :func:`distraction.facetrack.face_detector`).
     scene : Scene, optional
         A new framing and background.
+    face : ndarray, optional
+        The face box ``x, y, w, h`` in photo pixels, instead of detecting it.
 
     Raises
     ------
@@ -469,7 +516,10 @@ def photo_identity(
         raise ValueError(f"frame must be at least 16x16 px, got {width}x{height}")
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"expected an (H, W, 3) uint8 RGB photo, got {image.shape} {image.dtype}")
-    faces = detect_faces(detector or face_detector(), image)
+    if face is not None:
+        faces = np.asarray(face, dtype=np.float64).reshape(1, -1)
+    else:
+        faces = detect_faces(detector or face_detector(), image)
     if len(faces) == 0:
         raise InputError("no frontal face found in the photo")
     if scene is not None:
@@ -703,6 +753,8 @@ def write_photo_clip(
         framing = draw_scene(scene_seed, width=width, height=height)
     # A photo without a tone keeps the strength photo clips always had.
     strength = BASE_PULSE_STRENGTH if tone is None else tone_pulse_strength(tone)
+    sha256 = file_sha256(photo_path)
+    face = recorded_face(sha256)
     try:
         identity = photo_identity(
             read_photo(photo_path),
@@ -711,6 +763,7 @@ def write_photo_clip(
             segment=segment,
             scene=framing,
             pulse_strength=strength,
+            face=face,
         )
     except InputError as err:
         raise InputError(f"{photo_path}: {err}") from None
@@ -718,8 +771,9 @@ def write_photo_clip(
     physiology = simulate_physiology(duration_s, GROUND_TRUTH_FS, phys_seed)
     info = {
         "photo": dataclasses.asdict(record),
-        "sha256": file_sha256(photo_path),
+        "sha256": sha256,
         "face_box": list(identity.face_box),
+        "face_in_photo": "recorded (photo_faces.csv)" if face is not None else "detected",
         "segmented": segment,
         "pulse_strength": identity.pulse_strength,
         "condition": condition,
