@@ -343,11 +343,10 @@ def prepare_recording(
     threads
         Decoding threads. With 2 or more, videos with exact random access (intra-only
         codecs, frame folders) are decoded in blocks of ``chunk_frames`` in parallel
-        (:func:`resized_in_parallel`) unless the face is tracked; others are decoded in
-        one background thread while this one crops, resizes and writes, and tracked ones
-        in one background thread while a second tracks, crops and resizes and this one
-        writes. 1 decodes inline. OpenCV's own thread pool is not used. The output is
-        the same.
+        (:func:`resized_in_parallel`) unless the face is tracked; others, and tracked
+        ones, are decoded in one background thread while this one tracks, crops, resizes
+        and writes. 1 decodes inline. OpenCV's own thread pool is not used. The output
+        is the same.
 
     Returns
     -------
