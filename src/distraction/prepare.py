@@ -600,8 +600,8 @@ def _prepare_recording(
             )
             stream = itertools.chain([first], source)
             if follower is not None:
-                # One decoding pass, tracking and cropping: with threads, one thread
-                # decodes, a second tracks, crops and resizes, and this one writes.
+                # One decoding pass, tracking and cropping: one thread decodes, this one
+                # detects, crops and resizes.
                 resized = _resized_tracked(
                     prefetched(stream) if threads > 1 else stream,
                     follower,
@@ -612,8 +612,6 @@ def _prepare_recording(
                     settings.crop_tolerance,
                     crops,
                 )
-                if threads > 1:
-                    resized = prefetched(resized)
             elif threads > 1 and expected > chunk_frames and loader.random_access(recording):
                 _close(source)
                 resized = resized_in_parallel(
