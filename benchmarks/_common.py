@@ -99,6 +99,42 @@ def loop_clip(cache: Path, source_root: Path, times: int) -> Path:
     return root
 
 
+def default_workflow(
+    work: Path,
+    results: Path,
+    datasets: dict[str, dict],
+    *,
+    config: Path | None = None,
+    **settings: object,
+) -> tuple[list[str], dict[str, str]]:
+    """The default workflow's command on ``datasets``, and the environment to run it in.
+
+    Writes the run's config (``config``, default ``work/config.yaml``): task hr, the
+    ``results`` folder, the ``datasets`` and any other top-level ``settings``; every other
+    key at the schema's default. The command is ``snakemake --workflow-profile
+    workflow/profiles/default`` on that config, run in ``work``; the environment puts this
+    Python's scripts first on the PATH, so that the jobs' ``distraction`` is this install's.
+    """
+    import sys
+
+    import yaml
+
+    config = config or work / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"task": "hr", "results": str(results), "datasets": datasets, **settings})
+    )
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(work),
+        "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"),
+        "--configfile", str(config),
+    ]  # fmt: skip
+    return command, env
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     """A plain Markdown table (pasteable into docs/benchmarks.md)."""
     cells = [[_fmt(row.get(c, "")) for c in columns] for row in rows]

@@ -59,7 +59,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO, load_average, print_table, write_json
+from _common import REPO, default_workflow, load_average, print_table, write_json
 
 CONDITIONS = ("clean", "flicker", "motion", "mixed", "illumination", "slow_flicker")
 SEEDS = (0, 1, 2, 3)
@@ -295,36 +295,10 @@ def run_measured(
 
 
 def measure_workflow(root: Path, scratch: Path, n: int) -> dict:
-    import yaml
-
     work = scratch / "workflow"
     work.mkdir()
-    config = work / "config.yaml"
     results = work / "results"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "task": "hr",
-                "results": str(results),
-                "datasets": {"batch": {"format": "ubfc", "root": str(root)}},
-            }
-        )
-    )
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--workflow-profile",
-        str(REPO / "workflow" / "profiles" / "default"),
-        "--configfile",
-        str(config),
-    ]
+    cmd, env = default_workflow(work, results, {"batch": {"format": "ubfc", "root": str(root)}})
     usage, _ = run_measured(cmd, log=scratch / "workflow.log", env=env, cwd=work)
     import pandas as pd
 

@@ -143,7 +143,10 @@ def jitter(crop: np.ndarray, truth: np.ndarray) -> float:
 def measure(args) -> list[dict]:
     from distraction.blazeface import BlazeFace
     from distraction.facetrack import FaceFollower, detect_faces, face_detector
+    from distraction.settings import prepare_settings
 
+    if args.flow_every is None:
+        args.flow_every = prepare_settings().flow_every
     blaze, cascade = BlazeFace(), face_detector()
     rows = []
     for name in args.identities:
@@ -155,7 +158,7 @@ def measure(args) -> list[dict]:
             started = time.perf_counter()
             follower = FaceFollower(
                 detect_every=args.detect_every, correction_frames=args.correction_s * 30.0,
-                detector=blaze,
+                flow_every=args.flow_every, detector=blaze,
             )  # fmt: skip
             for frame in frames:
                 follower.add(frame)
@@ -244,6 +247,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--detect-every", type=int, default=10)
     parser.add_argument("--correction-s", type=float, default=1.0)
+    parser.add_argument(
+        "--flow-every", type=int, help="default: the prepare stage's (prepare.flow_every)"
+    )
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

@@ -21,13 +21,11 @@ video's peak at most 1.2x the 1-minute one's.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from _common import REPO, load_average, loop_clip, print_table, render_clip, write_json
+from _common import default_workflow, load_average, loop_clip, print_table, render_clip, write_json
 from bench_batch import run_measured
 
 SECONDS, WIDTH, HEIGHT, FPS = 60.0, 320, 240, 30.0
@@ -36,29 +34,10 @@ TARGET = 1.2
 
 def run_workflow(root: Path, work: Path) -> dict:
     """The default workflow on the dataset ``root`` into ``work``: usage and the jobs' RSS."""
-    import yaml
-
     work.mkdir(parents=True)
-    config = work / "config.yaml"
     results = work / "results"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "task": "hr",
-                "results": str(results),
-                "datasets": {"clip": {"format": "generic", "root": str(root)}},
-            }
-        )
-    )
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    command = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(work),
-        "--workflow-profile", str(REPO / "workflow" / "profiles" / "default"),
-        "--configfile", str(config),
-    ]  # fmt: skip
+    datasets = {"clip": {"format": "generic", "root": str(root)}}
+    command, env = default_workflow(work, results, datasets)
     usage, _ = run_measured(command, log=work / "snakemake.log", env=env, cwd=work)
     summary = results / "reports" / "estimates.csv"
     if not summary.is_file():

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, load_average, print_table, render_clip, write_json
+from _common import REPO, default_workflow, load_average, print_table, render_clip, write_json
 
 # Every setting at the schema's default, as the workflow's defaults run it.
 
@@ -230,46 +229,23 @@ def run_workflow(
     included. With ``keep_models`` the networks exported by an earlier run stay (as in a
     results folder after its first video); without, the export jobs run too.
     """
-    import yaml
-
     results = scratch / "workflow_results"
     shutil.rmtree(results / "bench", ignore_errors=True)
     if not keep_models:
         shutil.rmtree(results, ignore_errors=True)
-    config = scratch / "workflow_config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "task": "hr",
-                "results": str(results),
-                "datasets": {"bench": {"format": "generic", "root": str(root)}},
-                "models": {**workflow_models(can, lstm), "engine": engine},
-            }
-        )
+    command, env = default_workflow(
+        scratch,
+        results,
+        {"bench": {"format": "generic", "root": str(root)}},
+        config=scratch / "workflow_config.yaml",
+        models={**workflow_models(can, lstm), "engine": engine},
     )
     target = str(
         results / "bench" / "eval" / "hr" / "s00" / "clean.csv"
         if until == "evaluate"
         else results / "bench" / "stores" / "s00" / "clean.zarr" / "denoised_hr" / "zarr.json"
     )
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    base = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(scratch),
-        "--workflow-profile",
-        str(REPO / "workflow" / "profiles" / "default"),
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-        target,
-    ]
+    base = [*command, "--cores", "2", target]
     times = {}
     for name, extra in (("dry_run_s", ["-n"]), ("run_s", [])):
         started = time.perf_counter()

@@ -20,6 +20,9 @@ the rules), with one thread per job as in a batch:
 CPU seconds are the process's (user + sys, ``resource.getrusage``), wall seconds
 ``time.perf_counter``.
 
+``--set KEY=VALUE`` (repeatable) changes a setting from its default, e.g. ``--set
+prepare.flow_every=2``.
+
     python benchmarks/profile_video.py --cache /tmp/distraction-profile --cprofile --top 25
 """
 
@@ -147,7 +150,22 @@ def profiled_pass(steps, top: int) -> dict[str, dict]:
     return out
 
 
-def child(root: Path, results: Path, cprofile: bool, top: int) -> dict:
+def settings_of(assignments: list[str]) -> dict:
+    """``["prepare.flow_every=2", ...]`` as a nested config (values read as YAML)."""
+    import yaml
+
+    config: dict = {}
+    for assignment in assignments:
+        key, _, value = assignment.partition("=")
+        *parents, name = key.split(".")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = yaml.safe_load(value)
+    return config
+
+
+def child(root: Path, results: Path, cprofile: bool, top: int, settings: dict) -> dict:
     started = time.perf_counter()
     from distraction.config import validate_config
     from distraction.single import video_steps
@@ -155,6 +173,7 @@ def child(root: Path, results: Path, cprofile: bool, top: int) -> dict:
     base_imports = {"cpu_s": cpu_seconds(), "wall_s": time.perf_counter() - started}
     config = validate_config(
         {
+            **settings,
             "task": "hr",
             "results": str(results),
             "datasets": {"videos": {"format": "folder", "root": str(root)}},
@@ -173,11 +192,14 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="keep the rendered clip here")
     parser.add_argument("--cprofile", action="store_true", help="a third pass under cProfile")
     parser.add_argument("--top", type=int, default=0, help="functions of largest own time")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a setting changed"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(*args.child, args.cprofile, args.top)))
+        print(json.dumps(child(*args.child, args.cprofile, args.top, settings_of(args.set))))
         return
     import subprocess
 
@@ -187,12 +209,14 @@ def main() -> None:
         root = render(cache)
         command = [sys.executable, __file__, "--child", str(root), str(scratch / "results")]
         command += ["--cprofile"] * args.cprofile + ["--top", str(args.top)]
+        command += [f"--set={assignment}" for assignment in args.set]
         load_before = load_average()
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         report = json.loads(out.strip().splitlines()[-1])
         print(
-            f"# one {SECONDS:g}-s {WIDTH}x{HEIGHT} clip, task hr, 1 thread per job; load "
-            f"{load_before} before, {load_average()} after"
+            f"# one {SECONDS:g}-s {WIDTH}x{HEIGHT} clip, task hr, 1 thread per job"
+            f"{''.join(f', {a}' for a in args.set)}; load {load_before} before, "
+            f"{load_average()} after"
         )
         base = report["base_imports"]
         print(f"base imports (distraction.config, single): {base['cpu_s']:.2f} CPU-s")
@@ -222,7 +246,7 @@ def main() -> None:
                 print(f"  {label}: {seconds:.2f} s")
             for item in entry["top_own_s"]:
                 print(f"    {item['own_s']:.3f} s  {item['function']}")
-        write_json(args.json, {"benchmark": "profile_video", **report})
+        write_json(args.json, {"benchmark": "profile_video", "settings": args.set, **report})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -19,6 +19,7 @@ from distraction.facetrack import (
     FaceFollower,
     _iou,
     detect_any_orientation,
+    interpolated_boxes,
     similarity_fit,
     track_faces,
 )
@@ -80,7 +81,7 @@ def _departure_rms(boxes: np.ndarray, truth: np.ndarray) -> float:
 @pytest.mark.parametrize("subject", [0, 6])
 def test_the_tracked_box_follows_a_moving_face(subject: int) -> None:
     frames, truth = _rendered(subject, "motion", 4.0)
-    track = track_faces(frames, detect_every=10, correction_frames=300)
+    track = track_faces(frames, detect_every=10, correction_frames=300, flow_every=2)
     assert track is not None and track.found.all()
     overlap = np.array([_iou(t, b[None])[0] for t, b in zip(truth, track.boxes, strict=True)])
     # The head moves by several pixels; the box keeps up with it, to well under a pixel.
@@ -94,7 +95,7 @@ def test_a_still_face_gets_a_still_box() -> None:
     # tracked box of a face that does not move does not move.
     frames, _ = _rendered(6, "clean", 2.0)
     still = [frames[0]] * 60
-    track = track_faces(still, detect_every=10, correction_frames=300)
+    track = track_faces(still, detect_every=10, correction_frames=300, flow_every=2)
     assert track is not None and track.found.all()
     assert np.abs(track.boxes - track.boxes[0]).max() < 0.05
     # The same face, each frame with its own sensor noise: still to a tenth of a pixel.
@@ -103,7 +104,7 @@ def test_a_still_face_gets_a_still_box() -> None:
         np.clip(frames[0] + rng.normal(0, 2.0, frames[0].shape), 0, 255).astype(np.uint8)
         for _ in range(60)
     ]
-    track = track_faces(noisy, detect_every=10, correction_frames=300)
+    track = track_faces(noisy, detect_every=10, correction_frames=300, flow_every=2)
     assert track is not None
     assert np.sqrt(np.mean((track.boxes - track.boxes.mean(axis=0)) ** 2)) < 0.1
 
@@ -121,7 +122,7 @@ def test_a_face_that_leaves_the_frame_is_a_gap_and_is_found_when_it_returns() ->
                        borderMode=cv2.BORDER_REPLICATE)
         for f, dx in zip(frames, offsets, strict=True)
     ]  # fmt: skip
-    track = track_faces(moved, detect_every=10, correction_frames=300)
+    track = track_faces(moved, detect_every=10, correction_frames=300, flow_every=2)
     assert track is not None
     # Followed until it leaves, a gap while it is out, followed again once back.
     assert track.found[:30].all()
@@ -151,13 +152,13 @@ def _two_faces(seconds: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray
 def test_of_two_faces_the_larger_is_followed_throughout() -> None:
     frames, larger, smaller = _two_faces(3.0)
     assert (larger[:, 2] > smaller[:, 2]).all()
-    track = track_faces(frames, detect_every=5, correction_frames=300)
+    track = track_faces(frames, detect_every=5, correction_frames=300, flow_every=1)
     assert track is not None and track.found.all()
     on_larger = [_iou(t, b[None])[0] for t, b in zip(larger, track.boxes, strict=True)]
     assert min(on_larger) >= 0.6
     # Started on the smaller face (a detector that finds only it at first), the track stays
     # on it, the larger face notwithstanding.
-    follower = FaceFollower(detect_every=5, correction_frames=300)
+    follower = FaceFollower(detect_every=5, correction_frames=300, flow_every=1)
     left_hidden = frames[0].copy()
     left_hidden[:, : WIDTH // 2] = left_hidden[:, WIDTH // 2 - 1 : WIDTH // 2]
     follower.add(left_hidden)
@@ -196,9 +197,38 @@ def test_the_similarity_fit_recovers_a_known_motion_despite_outliers() -> None:
     assert not inliers[:5].any() and inliers[5:].all()
 
 
+def test_boxes_between_two_frames_are_interpolated() -> None:
+    # Two frames between a box at x=10 and one at x=16 (w, h 30 -> 33): a third and two
+    # thirds of the way.
+    between = interpolated_boxes(np.array([10.0, 20, 30, 30]), np.array([16.0, 17, 33, 33]), 2)
+    np.testing.assert_allclose(between, [[12, 19, 31, 31], [14, 18, 32, 32]])
+    held = interpolated_boxes(np.array([1.0, 2, 3, 3]), np.array([1.0, 2, 3, 3]), 3)
+    np.testing.assert_array_equal(held, [[1, 2, 3, 3]] * 3)
+
+
+def test_with_the_flow_every_other_frame_a_box_is_final_at_the_next_flowed_frame() -> None:
+    frames, _ = _rendered(6, "motion", 0.9)
+    follower = FaceFollower(detect_every=5, correction_frames=300, flow_every=2)
+    assert follower.lag == 1
+    for count, frame in enumerate(frames, 1):
+        follower.add(frame)
+        # Frames 0, 2, 4, ... are flowed (and the detector's 0, 5, 10, ...): the frame
+        # after a flowed one waits for the next.
+        index = count - 1
+        flowed = index % 2 == 0 or index % 5 == 0
+        assert follower.ready == (count if flowed else count - 1)
+    track = follower.finish()
+    assert track is not None and track.found.all() and len(track.boxes) == len(frames)
+    # Frame 1 lies halfway between frames 0 and 2; the last frame (26, flowed) is final.
+    np.testing.assert_allclose(track.boxes[1], (track.boxes[0] + track.boxes[2]) / 2)
+    every = track_faces(frames, detect_every=5, correction_frames=300, flow_every=1)
+    assert every is not None
+    assert np.abs(track.boxes - every.boxes).mean() < 0.2
+
+
 def test_a_frames_box_is_final_when_it_is_added_and_runs_repeat() -> None:
     frames, _ = _rendered(6, "motion", 0.9)
-    follower = FaceFollower(detect_every=5, correction_frames=300)
+    follower = FaceFollower(detect_every=5, correction_frames=300, flow_every=1)
     early = []
     for count, frame in enumerate(frames, 1):
         follower.add(frame)
@@ -207,7 +237,7 @@ def test_a_frames_box_is_final_when_it_is_added_and_runs_repeat() -> None:
     track = follower.finish()
     assert track is not None and len(track.boxes) == len(frames) == 27
     np.testing.assert_array_equal(np.asarray(early), track.boxes)
-    same = track_faces(frames, detect_every=5, correction_frames=300)
+    same = track_faces(frames, detect_every=5, correction_frames=300, flow_every=1)
     assert same is not None
     np.testing.assert_array_equal(same.boxes, track.boxes)
     np.testing.assert_array_equal(same.found, track.found)
@@ -397,7 +427,7 @@ def test_a_small_plain_face_gets_a_steady_box(tmp_path: Path) -> None:
     while len(frames) < 150 and (read := capture.read())[0]:
         frames.append(cv2.cvtColor(read[1], cv2.COLOR_BGR2RGB))
     capture.release()
-    track = track_faces(frames, detect_every=10, correction_frames=300)
+    track = track_faces(frames, detect_every=10, correction_frames=300, flow_every=2)
     assert track is not None and track.found.all()
     steps = np.diff(_centres(track.boxes), axis=0)
     assert np.sqrt(np.mean(steps**2)) < 0.1

@@ -144,7 +144,9 @@ def test_flicker_has_its_frequency_and_a_spatial_gradient(
 def test_tracker_follows_the_moving_face(identity: photo.PhotoIdentity) -> None:
     _, dyn, frames = _render(identity, "motion", 4.0, seed=7, fps=15.0)
     assert np.ptp(dyn.head_shift[:, 0]) > 2.0  # the head really moves
-    track = track_faces(frames.astype(np.uint8), detect_every=10, correction_frames=300)
+    track = track_faces(
+        frames.astype(np.uint8), detect_every=10, correction_frames=300, flow_every=2
+    )
     assert track is not None and track.found.mean() > 0.9
     rest = np.asarray(identity.face_box)
     ious = []

@@ -93,7 +93,8 @@ def test_command_line_defaults_equal_the_schema() -> None:
     from distraction.settings import prepare_settings
 
     prepare = prepare_settings()
-    for key in ("crop", "chunk_frames", "detect_every", "face_scale", "track_smoothing_s"):
+    keys = ("crop", "chunk_frames", "detect_every", "flow_every", "face_scale", "track_smoothing_s")
+    for key in keys:
         assert getattr(prepare, key) == SCHEMA["prepare"][key]
     assert _default("prepare", "crop") is None and _default("prepare", "chunk_frames") is None
     assert _default("synth", "seed") == SCHEMA["seed"]

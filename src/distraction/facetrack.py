@@ -36,6 +36,7 @@ __all__ = [
     "detect_any_orientation",
     "detect_faces",
     "face_detector",
+    "interpolated_boxes",
     "similarity_fit",
     "track_faces",
 ]
@@ -303,9 +304,15 @@ class FaceFollower:
     detection both lose, or whose box is more than half outside the frame, is lost: a gap
     (:attr:`FaceTrack.found` False) until a detection of the whole frame finds a face again.
 
-    Frames go in one at a time (:meth:`add`); a frame's box is final when it is added
-    (:attr:`lag` is 0), except that frames before the first face found get its box, so
-    none is ready until a face is found. :func:`track_faces` is this, fed a whole video.
+    With ``flow_every`` above 1 the flow runs on every ``flow_every``-th frame only (and on
+    every detection frame) while the face is followed; the boxes of the frames between
+    are interpolated between the flowed frames' boxes (:func:`interpolated_boxes`). The
+    flow is most of the tracking's cost; a face moves little in a frame or two.
+
+    Frames go in one at a time (:meth:`add`); a frame's box is final when it is added, or
+    with ``flow_every`` above 1 at the next flowed frame (at most :attr:`lag` frames
+    later), except that frames before the first face found get its box, so none is ready
+    until a face is found. :func:`track_faces` is this, fed a whole video.
 
     Parameters
     ----------
@@ -314,6 +321,8 @@ class FaceFollower:
     correction_frames
         Time constant of the detector's pull on the box, frames (0: the box jumps to each
         detection).
+    flow_every
+        Run the optical flow on every ``flow_every``-th frame (1: every frame).
     detector
         A detector with ``detect(frame, region=...)`` (default: :class:`BlazeFace`).
 
@@ -322,24 +331,25 @@ class FaceFollower:
     detect_every
         As given.
     lag
-        Frames after a frame that its box depends on: 0.
+        Frames after a frame that its box depends on: ``flow_every - 1``.
     """
-
-    lag = 0
 
     def __init__(
         self,
         *,
         detect_every: int,
         correction_frames: float,
+        flow_every: int,
         detector: BlazeFace | None = None,
     ) -> None:
-        if detect_every < 1 or correction_frames < 0:
+        if detect_every < 1 or correction_frames < 0 or flow_every < 1:
             raise ValueError(
-                "detect_every >= 1, correction_frames >= 0 expected, "
-                f"got {detect_every}, {correction_frames}"
+                "detect_every >= 1, correction_frames >= 0, flow_every >= 1 expected, "
+                f"got {detect_every}, {correction_frames}, {flow_every}"
             )
         self.detect_every = detect_every
+        self.flow_every = flow_every
+        self.lag = flow_every - 1
         self._gain = (
             1.0 if correction_frames == 0 else 1.0 - math.exp(-detect_every / correction_frames)
         )
@@ -367,6 +377,9 @@ class FaceFollower:
         self._flow_scale = 1.0  # of the key frame's flow image
         self._small: tuple[tuple[int, float], NDArray[np.uint8]] | None = None
         self._track: FaceTrack | None = None
+        # Frames whose flow was skipped (flow_every > 1): their boxes wait for the next
+        # flowed frame's.
+        self._pending: list[int] = []
 
     @property
     def count(self) -> int:
@@ -376,7 +389,9 @@ class FaceFollower:
     @property
     def ready(self) -> int:
         """Frames, from the first, whose box is final (none while no face was found)."""
-        return self.count if self._ever_found else 0
+        if not self._ever_found:
+            return 0
+        return self._pending[0] if self._pending else self.count
 
     # -- flow ----------------------------------------------------------------------------
 
@@ -548,13 +563,27 @@ class FaceFollower:
 
     def add(self, frame: NDArray[np.uint8]) -> None:
         """The next RGB frame of the video."""
+        scheduled = self.count % self.detect_every == 0
+        if (
+            self.flow_every > 1
+            and not scheduled
+            and self.count % self.flow_every != 0
+            and self._tracking
+            and self._key_grey is not None
+            and self._alive.sum() >= MIN_POINTS
+        ):
+            # The flow is working: this frame's box is interpolated at the next flowed one.
+            self._pending.append(self.count)
+            self._boxes.append(np.full(4, np.nan))
+            self._confidence.append(self._score)
+            self._found.append(True)
+            return
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         height, width = grey.shape
         flowed = self._tracking and self._flow(grey)
         if self._tracking and _inside_fraction(_xywh(self._current), width, height) < 0.5:
             self._lose()
             flowed = False
-        scheduled = self.count % self.detect_every == 0
         seeded = False
         if scheduled or (self._tracking and not flowed):
             # A face too plain for the flow is detected on every frame: its misses count
@@ -594,9 +623,22 @@ class FaceFollower:
         if self._tracking and few and not seeded:
             self._seed(grey)
         box = _xywh(self._current) if self._current is not None else np.full(4, np.nan)
+        self._settle_pending(box)
         self._boxes.append(box)
         self._confidence.append(self._score)
         self._found.append(self._tracking)
+
+    def _settle_pending(self, box: NDArray[np.float64] | None) -> None:
+        """The boxes of the frames whose flow was skipped: interpolated between the box
+        before them and ``box`` (the next flowed frame's), or held (``box`` None: the end
+        of the video)."""
+        if not self._pending:
+            return
+        first, count = self._pending[0], len(self._pending)
+        before = self._boxes[first - 1]
+        between = interpolated_boxes(before, before if box is None else box, count)
+        self._boxes[first : first + count] = list(between)
+        self._pending = []
 
     def box(self, index: int) -> NDArray[np.float64]:
         """The face box ``x, y, w, h`` of frame ``index`` (``< ready``)."""
@@ -606,6 +648,7 @@ class FaceFollower:
         """The track of every frame added; None when no frame held a face."""
         if not self._ever_found:
             return None
+        self._settle_pending(None)
         if self._track is None or len(self._track.found) != self.count:
             self._track = FaceTrack(
                 np.asarray(self._boxes, dtype=np.float64),
@@ -613,6 +656,22 @@ class FaceFollower:
                 np.asarray(self._found, dtype=bool),
             )
         return self._track
+
+
+def interpolated_boxes(
+    before: NDArray[np.float64], after: NDArray[np.float64], count: int
+) -> NDArray[np.float64]:
+    """The boxes of ``count`` frames between a frame of box ``before`` and one of box
+    ``after`` (``x, y, w, h``), each coordinate linear in the frame's place between them.
+
+    Returns
+    -------
+    ndarray, shape (count, 4)
+        Row ``j`` is ``before + (j + 1) / (count + 1) * (after - before)``.
+    """
+    fraction = np.arange(1, count + 1)[:, None] / (count + 1)
+    before, after = np.asarray(before, np.float64), np.asarray(after, np.float64)
+    return before + fraction * (after - before)
 
 
 #: A face whose side is at least this many pixels of BlazeFace's 128-pixel input when the
@@ -674,6 +733,7 @@ def track_faces(
     *,
     detect_every: int,
     correction_frames: float,
+    flow_every: int,
     detector: BlazeFace | None = None,
 ) -> FaceTrack | None:
     """Track the face through a stream of RGB frames (:class:`FaceFollower`).
@@ -686,6 +746,8 @@ def track_faces(
         Run the detector on every ``detect_every``-th frame (1: every frame).
     correction_frames
         Time constant of the detector's pull on the flow's box, frames.
+    flow_every
+        Run the optical flow on every ``flow_every``-th frame (1: every frame).
     detector
         A :class:`BlazeFace` (default: loaded here).
 
@@ -695,7 +757,10 @@ def track_faces(
         ``None`` when no frame holds a face. The face followed: :data:`FACE_CHOICE`.
     """
     follower = FaceFollower(
-        detect_every=detect_every, correction_frames=correction_frames, detector=detector
+        detect_every=detect_every,
+        correction_frames=correction_frames,
+        detector=detector,
+        flow_every=flow_every,
     )
     for frame in frames:
         follower.add(frame)

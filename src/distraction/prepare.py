@@ -577,11 +577,13 @@ def _prepare_recording(
                 follower = FaceFollower(
                     detect_every=settings.detect_every,
                     correction_frames=settings.track_smoothing_s * fps,
+                    flow_every=settings.flow_every,
                 )
                 crop_used = "track"
                 writer.group.attrs.update(
                     {
                         "detect_every": settings.detect_every,
+                        "flow_every": settings.flow_every,
                         "face_scale": settings.face_scale,
                         "track_smoothing_s": settings.track_smoothing_s,
                         "face_detector": "BlazeFace short range (LiteRT)",

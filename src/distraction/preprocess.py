@@ -156,16 +156,17 @@ class RunningMoments:
 
     def update(self, values: npt.NDArray[np.floating]) -> None:
         """Add a block of values."""
-        block = np.asarray(values, dtype=np.float64)
+        block = np.array(values, dtype=np.float64)  # a copy, worked on in place
         if block.size == 0:
             return
         if self._shift is None:
             # Shifting by a representative value avoids cancellation in sum of squares.
             self._shift = float(block.mean())
-        centred = block - self._shift
+        np.subtract(block, self._shift, out=block)
         self.count += block.size
-        self.total += float(centred.sum())
-        self.total_sq += float(np.square(centred).sum())
+        self.total += float(block.sum())
+        np.square(block, out=block)
+        self.total_sq += float(block.sum())
 
     @property
     def mean(self) -> float:

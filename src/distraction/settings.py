@@ -153,6 +153,7 @@ class PrepareSettings:
     crop: Literal["auto", "track", "face", "centre"]
     chunk_frames: int
     detect_every: int
+    flow_every: int
     face_scale: float
     track_smoothing_s: float
     crop_tolerance: float
@@ -174,6 +175,7 @@ def prepare_settings(config: Mapping[str, Any] | None = None, **overrides: Any) 
         "crop": c["crop"],
         "chunk_frames": int(c["chunk_frames"]),
         "detect_every": int(c["detect_every"]),
+        "flow_every": int(c["flow_every"]),
         "face_scale": float(c["face_scale"]),
         "track_smoothing_s": float(c["track_smoothing_s"]),
         "crop_tolerance": float(c["crop_tolerance"]),

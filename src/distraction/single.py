@@ -36,6 +36,21 @@ class Step:
     run: Callable[[], str]
 
 
+def _with_threads(run: Callable[[], str], threads: int) -> Callable[[], str]:
+    """``run`` with the BLAS and OpenMP thread pools at ``threads``, as the workflow's job
+    of that many threads has them (Snakemake sets their variables per job, the job server
+    applies them in the job's child). Wider pools would only spin: on a clip's small
+    least-squares problems two BLAS threads take up to ten times one's CPU time."""
+
+    def limited() -> str:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads):
+            return run()
+
+    return limited
+
+
 def _model_files(config: dict[str, Any], task: str, kind: str) -> tuple[Path, Path | None]:
     """The network's ``.keras`` file and its LiteRT export (None for the keras engine or a
     model that is not the shipped one: the workflow exports those in a job of their own)."""
@@ -197,17 +212,21 @@ def video_steps(
             statuses=statuses,
         )
 
-    steps = [Step("prepare", prepare)]
+    # The prepare and infer rules' threads are the video's, every other rule's one.
+    steps = [Step("prepare", _with_threads(prepare, threads))]
     for task in tasks:
         steps += [
-            Step(f"infer_{task}", lambda task=task: infer(task)),
-            Step(f"timeline_{task}", lambda task=task: timeline(task)),
+            Step(f"infer_{task}", _with_threads(lambda task=task: infer(task), threads)),
+            Step(f"timeline_{task}", _with_threads(lambda task=task: timeline(task), 1)),
         ]
     for task in tasks:
-        steps.append(Step(f"evaluate_{task}", lambda task=task: evaluate(task)))
+        steps.append(Step(f"evaluate_{task}", _with_threads(lambda task=task: evaluate(task), 1)))
         if figures:
-            steps.append(Step(f"figures_{task}", lambda task=task: figure(task)))
-    steps += [Step("estimates", estimates), Step("aggregate", aggregate)]
+            steps.append(Step(f"figures_{task}", _with_threads(lambda task=task: figure(task), 1)))
+    steps += [
+        Step("estimates", _with_threads(estimates, 1)),
+        Step("aggregate", _with_threads(aggregate, 1)),
+    ]
     return steps
 
 
