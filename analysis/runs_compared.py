@@ -25,12 +25,15 @@ KEY = ["dataset", "video", "subject", "recording_task", "task", "method", "windo
 
 
 def paired(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Windows of both runs joined on :data:`KEY`, with each run's absolute error."""
+    """Windows of both runs joined on :data:`KEY`, with each run's absolute error; windows
+    without a rate or truth in either run are dropped."""
     columns = [*KEY, "true_rate", "est_rate"]
     joined = before[columns].merge(after[columns], on=KEY, suffixes=("_a", "_b"))
     joined["error_a"] = (joined["est_rate_a"] - joined["true_rate_a"]).abs()
     joined["error_b"] = (joined["est_rate_b"] - joined["true_rate_b"]).abs()
-    return joined
+    # Only windows scored in both runs: the MAEs and their difference's interval then
+    # describe the same windows (as the workflow's comparisons.csv pairs methods).
+    return joined[np.isfinite(joined["error_a"]) & np.isfinite(joined["error_b"])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                 "task": task,
                 "condition": condition,
                 "method": method,
-                first: f"{np.nanmean(group['error_a']):.2f}",
-                second: f"{np.nanmean(group['error_b']):.2f}",
-                "difference [95 %]": f"{np.nanmean(group['error_b'] - group['error_a']):+.2f} "
+                first: f"{group['error_a'].mean():.2f}",
+                second: f"{group['error_b'].mean():.2f}",
+                "difference [95 %]": f"{(group['error_b'] - group['error_a']).mean():+.2f} "
                 f"[{low:+.2f}, {high:+.2f}]",
                 "windows": len(group),
                 "verdict": verdict,

@@ -29,26 +29,23 @@ LONE_VIDEO_THREADS = 2
 
 @dataclass(frozen=True)
 class Step:
-    """One job of the workflow: its rule's name and a call that runs it, returning the
-    job's one-line summary."""
+    """One job of the workflow: its rule's name, a call that does its work, returning the
+    job's one-line summary, and its rule's threads."""
 
     name: str
-    run: Callable[[], str]
+    job: Callable[[], str]
+    threads: int = 1
 
-
-def _with_threads(run: Callable[[], str], threads: int) -> Callable[[], str]:
-    """``run`` with the BLAS and OpenMP thread pools at ``threads``, as the workflow's job
-    of that many threads has them (Snakemake sets their variables per job, the job server
-    applies them in the job's child). Wider pools would only spin: on a clip's small
-    least-squares problems two BLAS threads take up to ten times one's CPU time."""
-
-    def limited() -> str:
+    def run(self) -> str:
+        """The job, with the BLAS and OpenMP thread pools at :attr:`threads`, as the
+        workflow's job of that many threads has them (Snakemake sets their variables per
+        job, the job server applies them in the job's child). Wider pools would only spin:
+        on a clip's small least-squares problems two BLAS threads take up to ten times one's
+        CPU time."""
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=threads):
-            return run()
-
-    return limited
+        with threadpool_limits(limits=self.threads):
+            return self.job()
 
 
 def _model_files(config: dict[str, Any], task: str, kind: str) -> tuple[Path, Path | None]:
@@ -213,20 +210,17 @@ def video_steps(
         )
 
     # The prepare and infer rules' threads are the video's, every other rule's one.
-    steps = [Step("prepare", _with_threads(prepare, threads))]
+    steps = [Step("prepare", prepare, threads)]
     for task in tasks:
         steps += [
-            Step(f"infer_{task}", _with_threads(lambda task=task: infer(task), threads)),
-            Step(f"timeline_{task}", _with_threads(lambda task=task: timeline(task), 1)),
+            Step(f"infer_{task}", lambda task=task: infer(task), threads),
+            Step(f"timeline_{task}", lambda task=task: timeline(task)),
         ]
     for task in tasks:
-        steps.append(Step(f"evaluate_{task}", _with_threads(lambda task=task: evaluate(task), 1)))
+        steps.append(Step(f"evaluate_{task}", lambda task=task: evaluate(task)))
         if figures:
-            steps.append(Step(f"figures_{task}", _with_threads(lambda task=task: figure(task), 1)))
-    steps += [
-        Step("estimates", _with_threads(estimates, 1)),
-        Step("aggregate", _with_threads(aggregate, 1)),
-    ]
+            steps.append(Step(f"figures_{task}", lambda task=task: figure(task)))
+    steps += [Step("estimates", estimates), Step("aggregate", aggregate)]
     return steps
 
 

@@ -481,8 +481,8 @@ def photo_identity(
     the photo is cropped to the frame's aspect around it and resized, and the skin map
     comes from :func:`fit_skin_map`; with ``segment``, the person is segmented (GrabCut) and
     the background behind it inpainted (Telea), so that head motion moves the person over a
-    still background; without, the whole photo moves
-    as one (the background then shares the head's motion).
+    still background; without, the whole photo moves as one (the background then shares the
+    head's motion).
 
     With a ``scene`` (:func:`distraction.synth.scene.draw_scene`), the person is segmented
     on the photo itself and placed into the frame as the scene frames them
